@@ -1,0 +1,208 @@
+"""Raw message bytes to a typed, normalised event, or a precise reason why not.
+
+The fast path is one pydantic validation in Rust; only a failure pays for the
+slower diagnosis that names the reason, so good input stays cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from events.models import (
+    WIRE_EVENT,
+    DealLost,
+    DealWon,
+    LeadCreated,
+    LeadRejected,
+    LeadScored,
+    OpportunityCreated,
+    OpportunityStageChanged,
+)
+from events.types import EventType
+from events.vocabulary import Vocabulary
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class RejectReason(StrEnum):
+    """Machine-readable dead-letter reasons (the `reason` header of the DLQ)."""
+
+    NOT_UTF8 = "not-utf8"
+    NOT_JSON = "not-json"
+    NOT_OBJECT = "not-object"
+    MISSING_FIELD = "missing-field"
+    BAD_TYPE = "bad-type"
+    UNKNOWN_TYPE = "unknown-type"
+    OUT_OF_RANGE = "out-of-range"
+    BAD_TIMESTAMP = "bad-timestamp"
+    NAIVE_TIMESTAMP = "naive-timestamp"
+    FUTURE_TIMESTAMP = "future-timestamp"
+    UNKNOWN_STAGE = "unknown-stage"
+    UNSUPPORTED_VERSION = "unsupported-version"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    reason: RejectReason
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A valid event, normalised: UTC microseconds, canonical reasons and stages."""
+
+    event_id: str
+    type: EventType
+    lead_id: str
+    ts: int  # occurred_at, microseconds since the Unix epoch
+    source: str | None = None
+    campaign: str | None = None
+    segment: str | None = None
+    score: int | None = None
+    reason: str | None = None
+    stage: str | None = None
+    amount_cents: int | None = None
+
+
+def to_micros(moment: datetime) -> int:
+    # Integer arithmetic keeps microsecond exactness that float timestamps lose.
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def from_micros(ts: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=ts)
+
+
+def now_micros() -> int:
+    return to_micros(datetime.now(UTC))
+
+
+def decode(raw: bytes, vocabulary: Vocabulary, now_us: int) -> Event | Rejection:
+    """Decode one message; `now_us` is the wall clock used for the future-skew check."""
+    try:
+        wire = WIRE_EVENT.validate_json(raw)
+    except ValidationError as error:
+        return _diagnose(raw, error, vocabulary)
+    if wire.schema_version not in vocabulary.supported_schema_versions:
+        return _unsupported(wire.schema_version, vocabulary)
+    ts = to_micros(wire.occurred_at)
+    skew = vocabulary.max_future_skew // _MICROSECOND
+    if ts > now_us + skew:
+        ahead = timedelta(microseconds=ts - now_us)
+        return Rejection(
+            RejectReason.FUTURE_TIMESTAMP,
+            f"occurred_at {wire.occurred_at.isoformat()} is {ahead} ahead of the clock "
+            f"(max_future_skew {vocabulary.max_future_skew})",
+        )
+    return _normalise(wire, ts, vocabulary)
+
+
+def _normalise(wire: Any, ts: int, vocabulary: Vocabulary) -> Event | Rejection:
+    kind = EventType(wire.type)
+    common = {"event_id": wire.event_id, "type": kind, "lead_id": wire.lead_id, "ts": ts}
+    match wire:
+        case LeadCreated():
+            return Event(
+                **common,
+                source=wire.source,
+                campaign=wire.campaign,
+                segment=wire.segment,
+                score=wire.score,
+            )
+        case LeadScored():
+            return Event(**common, score=wire.score)
+        case LeadRejected():
+            return Event(**common, reason=vocabulary.rejection_reason(wire.reason))
+        case DealLost():
+            return Event(**common, reason=vocabulary.loss_reason(wire.reason))
+        case OpportunityStageChanged():
+            stage = vocabulary.pipeline_stage(wire.stage)
+            if stage is None:
+                return Rejection(
+                    RejectReason.UNKNOWN_STAGE,
+                    f"stage {wire.stage!r} is not a configured pipeline stage "
+                    f"({', '.join(vocabulary.pipeline_stages)})",
+                )
+            return Event(**common, stage=stage)
+        case OpportunityCreated() | DealWon():
+            cents = None if wire.amount is None else round(wire.amount * 100)
+            return Event(**common, amount_cents=cents)
+        case _:
+            return Event(**common)
+
+
+def _unsupported(version: object, vocabulary: Vocabulary) -> Rejection:
+    supported = ", ".join(str(v) for v in vocabulary.supported_schema_versions)
+    return Rejection(
+        RejectReason.UNSUPPORTED_VERSION,
+        f"schema_version {version!r} is not supported (supported: {supported})",
+    )
+
+
+# pydantic error types, most specific first; the first match names the rejection.
+_ERROR_REASONS: tuple[tuple[frozenset[str], RejectReason], ...] = (
+    (frozenset({"union_tag_invalid"}), RejectReason.UNKNOWN_TYPE),
+    (frozenset({"union_tag_not_found", "missing"}), RejectReason.MISSING_FIELD),
+    (frozenset({"timezone_aware"}), RejectReason.NAIVE_TIMESTAMP),
+    (frozenset({"datetime_parsing", "datetime_from_date_parsing"}), RejectReason.BAD_TIMESTAMP),
+    (
+        frozenset(
+            {
+                "greater_than",
+                "greater_than_equal",
+                "less_than",
+                "less_than_equal",
+                "string_too_short",
+                "string_too_long",
+                "finite_number",
+                "datetime_object_invalid",
+            }
+        ),
+        RejectReason.OUT_OF_RANGE,
+    ),
+)
+
+
+def _diagnose(raw: bytes, error: ValidationError, vocabulary: Vocabulary) -> Rejection:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return Rejection(RejectReason.NOT_UTF8, f"invalid UTF-8 at byte {bad.start}")
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as bad:
+        return Rejection(RejectReason.NOT_JSON, str(bad))
+    if not isinstance(document, dict):
+        return Rejection(
+            RejectReason.NOT_OBJECT, f"a JSON {type(document).__name__}, not an object"
+        )
+    version = document.get("schema_version", 1)
+    if type(version) is int and version not in vocabulary.supported_schema_versions:
+        return _unsupported(version, vocabulary)
+    details = error.errors(include_url=False, include_input=False)
+    for kinds, reason in _ERROR_REASONS:
+        for detail in details:
+            if detail["type"] in kinds:
+                return Rejection(reason, _describe(detail))
+    return Rejection(RejectReason.BAD_TYPE, _describe(details[0]))
+
+
+def _describe(detail: Any) -> str:
+    # The first location element is the union tag; the field is what users need.
+    loc = [str(part) for part in detail["loc"][1:]] or [str(p) for p in detail["loc"]]
+    field = ".".join(loc) or "type"
+    if detail["type"] == "union_tag_invalid":
+        return str(detail["msg"])
+    if detail["type"] == "union_tag_not_found":
+        return "field 'type' is required"
+    return f"field {field!r}: {detail['msg']}"

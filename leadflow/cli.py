@@ -1,0 +1,52 @@
+"""The `leadflow` command: one subcommand per module, each registering itself."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from leadflow import __version__
+
+# Imported lazily so `leadflow replay` never pays for Faust or Kafka clients.
+_COMMANDS = (
+    "leadflow.replay",
+    "leadflow.schema",
+    "leadflow.generate",
+    "leadflow.broker",
+    "leadflow.produce",
+    "leadflow.worker",
+    "leadflow.topics",
+    "leadflow.demo",
+    "leadflow.dashboards",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="leadflow", description="Real-time B2B lead-funnel metrics from Kafka events."
+    )
+    parser.add_argument("--version", action="version", version=f"leadflow {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in _COMMANDS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+            continue  # a command module not written yet
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Pure, order-independent folds from events to Leadflow's metrics. No I/O."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+from projections.contribution import UNKNOWN_SOURCE, Key
+from projections.derived import derived_families
+from projections.funnel import Funnel, RatioBand, TargetOverrides, Targets
+from projections.lead import LeadState, Outcome
+from projections.ledger import BatchResult, Ledger
+from projections.periods import AsOf, Calendar, PeriodKind, Window
+from projections.snapshot import (
+    Family,
+    History,
+    Sample,
+    additive_families,
+    configuration_families,
+    point_in_time_families,
+    roll_up,
+)
+
+
+def merge_totals(parts: Iterable[Mapping[Key, int]]) -> dict[Key, int]:
+    merged: Counter[Key] = Counter()
+    for part in parts:
+        merged.update(part)
+    return {key: value for key, value in merged.items() if value}
+
+
+def export(
+    totals: Mapping[Key, int],
+    funnel: Funnel,
+    calendar: Calendar,
+    as_of_ts: int,
+    history: History = History.LIVE,
+) -> list[Family]:
+    """Every exported family at the as-of instant, in a stable order."""
+    as_of = AsOf.at(calendar, as_of_ts)
+    rolled = roll_up(totals, calendar, as_of, history)
+    sources = {source for (_, source, _, _) in totals}
+    families = [
+        *additive_families(rolled, as_of),
+        *point_in_time_families(totals, funnel, calendar, as_of),
+        *configuration_families(funnel, calendar, as_of, sources),
+        *derived_families(rolled, funnel, calendar, as_of),
+    ]
+    return sorted(families, key=lambda family: family.name)
+
+
+__all__ = [
+    "UNKNOWN_SOURCE",
+    "AsOf",
+    "BatchResult",
+    "Calendar",
+    "Family",
+    "Funnel",
+    "History",
+    "Key",
+    "LeadState",
+    "Ledger",
+    "Outcome",
+    "PeriodKind",
+    "RatioBand",
+    "Sample",
+    "TargetOverrides",
+    "Targets",
+    "Window",
+    "export",
+    "merge_totals",
+]

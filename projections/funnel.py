@@ -1,0 +1,170 @@
+"""The funnel definition and its targets: what the YAML config file describes.
+
+Pure pydantic models; reading the file is the CLI's job (`leadflow.config`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from events import LEAVABLE_STAGES, Stage, Vocabulary
+from events.types import QUALIFIABLE_STAGES
+from events.vocabulary import Duration
+from projections.periods import PeriodKind
+
+Share = Annotated[float, Field(ge=0, le=1)]
+Positive = Annotated[float, Field(gt=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RatioBand(_Strict):
+    """The qualified-leads-to-sales ratio target and the band around it that is healthy."""
+
+    target: Positive = 5.0
+    lower: Positive = 4.0
+    upper: Positive = 6.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if not self.lower <= self.target <= self.upper:
+            raise ValueError(
+                f"need lower <= target <= upper, got {self.lower} / {self.target} / {self.upper}"
+            )
+        return self
+
+
+def _default_closed_deals() -> dict[PeriodKind, float]:
+    # 50 closed deals a month is the domain's worked example; the others follow from it.
+    return {PeriodKind.DAY: 2.5, PeriodKind.WEEK: 12, PeriodKind.MONTH: 50, PeriodKind.QUARTER: 150}
+
+
+def _default_dwell() -> dict[Stage, timedelta]:
+    return {
+        Stage.LEAD: timedelta(days=14),
+        Stage.MQL: timedelta(days=5),
+        Stage.SQL: timedelta(days=21),
+        Stage.OPPORTUNITY: timedelta(days=60),
+    }
+
+
+class Targets(_Strict):
+    qualified_to_won_ratio: RatioBand = RatioBand()
+    closed_deals: dict[PeriodKind, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=_default_closed_deals
+    )
+    mql_to_sql_min_ratio: Share = 0.20
+    lead_to_mql_max_wow_drop_ratio: Share = 0.25
+    stage_dwell_max: dict[Stage, Duration] = Field(default_factory=_default_dwell)
+    response_max: Duration = timedelta(hours=24)
+
+    @field_validator("stage_dwell_max")
+    @classmethod
+    def _leavable(cls, dwell: dict[Stage, timedelta]) -> dict[Stage, timedelta]:
+        wrong = sorted(set(dwell) - set(LEAVABLE_STAGES))
+        if wrong:
+            raise ValueError(f"dwell targets exist only for lead, mql, sql, opportunity: {wrong}")
+        return dwell
+
+    def closed_goal(self, kind: PeriodKind) -> float | None:
+        return self.closed_deals.get(kind)
+
+
+class TargetOverrides(_Strict):
+    """Per-source targets; anything left out falls back to the global target."""
+
+    qualified_to_won_ratio: RatioBand | None = None
+    closed_deals: dict[PeriodKind, Annotated[float, Field(ge=0)]] | None = None
+    mql_to_sql_min_ratio: Share | None = None
+    lead_to_mql_max_wow_drop_ratio: Share | None = None
+    stage_dwell_max: dict[Stage, Duration] | None = None
+    response_max: Duration | None = None
+
+
+class ScoreTier(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=32)]
+    min_score: Annotated[int, Field(ge=0, le=100)]
+
+
+def default_tiers() -> tuple[ScoreTier, ...]:
+    return (
+        ScoreTier(name="cold", min_score=0),
+        ScoreTier(name="warm", min_score=40),
+        ScoreTier(name="hot", min_score=70),
+    )
+
+
+UNSCORED = "unscored"
+
+
+class Funnel(_Strict):
+    """Everything the folds need to know about the business's funnel."""
+
+    qualified_stage: Stage = Stage.SQL
+    timezone: str = "UTC"
+    vocabulary: Vocabulary = Vocabulary()
+    score_tiers: tuple[ScoreTier, ...] = Field(default_factory=default_tiers)
+    targets: Targets = Targets()
+    sources: dict[str, TargetOverrides] = Field(default_factory=dict)
+
+    @field_validator("qualified_stage")
+    @classmethod
+    def _qualifiable(cls, stage: Stage) -> Stage:
+        if stage not in QUALIFIABLE_STAGES:
+            raise ValueError(
+                f"the qualified stage must be one of mql, sql, opportunity, not {stage}"
+            )
+        return stage
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {zone!r}") from error
+        return zone
+
+    @field_validator("score_tiers")
+    @classmethod
+    def _tiers_sorted(cls, tiers: tuple[ScoreTier, ...]) -> tuple[ScoreTier, ...]:
+        ordered = tuple(sorted(tiers, key=lambda tier: tier.min_score))
+        if not ordered or ordered[0].min_score != 0:
+            raise ValueError("score tiers must start at min_score 0")
+        if len({tier.name for tier in ordered}) != len(ordered):
+            raise ValueError("score tier names must be unique")
+        return ordered
+
+    def tier_of(self, score: int | None) -> str:
+        if score is None:
+            return UNSCORED
+        name = self.score_tiers[0].name
+        for tier in self.score_tiers:
+            if score >= tier.min_score:
+                name = tier.name
+        return name
+
+    def targets_for(self, source: str | None) -> Targets:
+        """The effective targets of a source (None: the overall targets)."""
+        overrides = self.sources.get(source) if source is not None else None
+        if overrides is None:
+            return self.targets
+        changes = overrides.model_dump(exclude_none=True)
+        return self.targets.model_copy(update={k: getattr(overrides, k) for k in changes})
+
+    def cohort_pairs(self) -> tuple[tuple[Stage, Stage], ...]:
+        pairs = [
+            (Stage.LEAD, Stage.MQL),
+            (Stage.MQL, Stage.SQL),
+            (Stage.SQL, Stage.OPPORTUNITY),
+            (Stage.OPPORTUNITY, Stage.WON),
+            (Stage.LEAD, Stage.WON),
+            (self.qualified_stage, Stage.WON),
+        ]
+        return tuple(dict.fromkeys(pairs))

@@ -1,0 +1,224 @@
+"""One lead's state: the join of all its events, independent of their order.
+
+Every field is a minimum or maximum under a total order (earliest entry per stage,
+ties broken by the smaller event id, latest pipeline stage...), so applying the
+same set of events in any order, any number of times, gives the same state.
+"""
+
+from __future__ import annotations
+
+from array import array
+from enum import Enum
+from hashlib import blake2b
+from typing import Any
+
+from events import Event, EventType, Stage
+
+NEVER = 2**62  # an entry time later than any real one: "not entered"
+
+# Slots of LeadState.times; the first seven follow the contract's tie order.
+LEAD, MQL, SQL, OPPORTUNITY, REJECTED, WON, LOST, CONTACTED = range(8)
+SLOT_STAGES: tuple[Stage, ...] = (
+    Stage.LEAD,
+    Stage.MQL,
+    Stage.SQL,
+    Stage.OPPORTUNITY,
+    Stage.REJECTED,
+    Stage.WON,
+    Stage.LOST,
+)
+STAGE_SLOT: dict[Stage, int] = {stage: slot for slot, stage in enumerate(SLOT_STAGES)}
+_SLOT_OF_TYPE: dict[EventType, int] = {
+    EventType.LEAD_CREATED: LEAD,
+    EventType.LEAD_MQL: MQL,
+    EventType.LEAD_SQL: SQL,
+    EventType.OPPORTUNITY_CREATED: OPPORTUNITY,
+    EventType.LEAD_REJECTED: REJECTED,
+    EventType.DEAL_WON: WON,
+    EventType.DEAL_LOST: LOST,
+    EventType.LEAD_CONTACTED: CONTACTED,
+}
+
+
+class Outcome(Enum):
+    DUPLICATE = "duplicate"  # event id seen before: nothing changes
+    RECORDED = "recorded"  # id remembered, but no metric can change
+    CHANGED = "changed"  # the lead's contribution to the metrics may change
+
+
+def event_digest(event_id: str) -> int:
+    # A stable 64-bit digest: Python's hash() is salted per process, and state
+    # outlives processes through the changelog.
+    return int.from_bytes(blake2b(event_id.encode(), digest_size=8).digest(), "little")
+
+
+class LeadState:
+    """Compact on purpose: a worker holds one of these per lead it owns."""
+
+    __slots__ = (
+        "loss",
+        "opportunity_amount",
+        "pipeline",
+        "rejection",
+        "scores",
+        "seen",
+        "source",
+        "source_event",
+        "times",
+        "won_amount",
+    )
+
+    def __init__(self) -> None:
+        self.times = array("q", (NEVER,) * 8)
+        self.seen = array("Q")
+        self.source: str | None = None
+        self.source_event: str | None = None
+        # (event_id, value) of the event that decided the entry: its tie-break key.
+        self.rejection: tuple[str, str] | None = None
+        self.loss: tuple[str, str] | None = None
+        self.opportunity_amount: tuple[str, int | None] | None = None
+        self.won_amount: tuple[str, int | None] | None = None
+        self.scores: array[int] | None = None  # flat (ts, score) pairs
+        self.pipeline: tuple[int, str] | None = None  # latest (ts, stage)
+
+    def apply(self, event: Event) -> Outcome:
+        digest = event_digest(event.event_id)
+        if digest in self.seen:
+            return Outcome.DUPLICATE
+        self.seen.append(digest)
+        kind = event.type
+        if kind is EventType.LEAD_SCORED:
+            self._add_score(event.ts, event.score)
+            return Outcome.CHANGED
+        if kind is EventType.OPPORTUNITY_STAGE_CHANGED:
+            candidate = (event.ts, event.stage or "")
+            if self.pipeline is None or candidate > self.pipeline:
+                self.pipeline = candidate
+                return Outcome.CHANGED
+            return Outcome.RECORDED
+        slot = _SLOT_OF_TYPE[kind]
+        changed = self._enter(slot, event)
+        if kind is EventType.LEAD_CREATED and event.score is not None:
+            self._add_score(event.ts, event.score)
+            changed = True
+        return Outcome.CHANGED if changed else Outcome.RECORDED
+
+    def _enter(self, slot: int, event: Event) -> bool:
+        current = self.times[slot]
+        if event.ts > current:
+            return False
+        if event.ts == current and not self._wins_tie(slot, event.event_id):
+            return False
+        self.times[slot] = event.ts
+        if slot == LEAD:
+            self.source, self.source_event = event.source, event.event_id
+        elif slot == REJECTED:
+            self.rejection = (event.event_id, event.reason or "other")
+        elif slot == LOST:
+            self.loss = (event.event_id, event.reason or "other")
+        elif slot == OPPORTUNITY:
+            self.opportunity_amount = (event.event_id, event.amount_cents)
+        elif slot == WON:
+            self.won_amount = (event.event_id, event.amount_cents)
+        return True
+
+    def _wins_tie(self, slot: int, event_id: str) -> bool:
+        # Same instant: the smaller event id decides the payload (source, reason, amount).
+        holder = {
+            LEAD: self.source_event,
+            REJECTED: self.rejection[0] if self.rejection else None,
+            LOST: self.loss[0] if self.loss else None,
+            OPPORTUNITY: self.opportunity_amount[0] if self.opportunity_amount else None,
+            WON: self.won_amount[0] if self.won_amount else None,
+        }.get(slot)
+        return holder is not None and event_id < holder
+
+    def _add_score(self, ts: int, score: int | None) -> None:
+        if score is None:
+            return
+        if self.scores is None:
+            self.scores = array("q")
+        self.scores.extend((ts, score))
+
+    def score_at(self, ts: int) -> int | None:
+        """The score in force at `ts`: the latest one at or before it (ties: the highest)."""
+        if self.scores is None:
+            return None
+        best: tuple[int, int] | None = None
+        pairs = self.scores
+        for i in range(0, len(pairs), 2):
+            candidate = (pairs[i], pairs[i + 1])
+            if candidate[0] <= ts and (best is None or candidate > best):
+                best = candidate
+        return None if best is None else best[1]
+
+    def copy(self) -> LeadState:
+        twin = LeadState.__new__(LeadState)
+        for name in LeadState.__slots__:
+            value = getattr(self, name)
+            # Arrays are the only mutable fields; tuples and strings are shared safely.
+            setattr(twin, name, array(value.typecode, value) if isinstance(value, array) else value)
+        return twin
+
+    def entered(self, slot: int) -> bool:
+        return self.times[slot] != NEVER
+
+    # Serialisation for changelogs: a compact JSON-able list, stable across versions.
+    def to_wire(self) -> list[Any]:
+        return [
+            1,
+            list(self.times),
+            list(self.seen),
+            self.source,
+            self.source_event,
+            self.rejection,
+            self.loss,
+            self.opportunity_amount,
+            self.won_amount,
+            None if self.scores is None else list(self.scores),
+            self.pipeline,
+        ]
+
+    @classmethod
+    def from_wire(cls, wire: list[Any]) -> LeadState:
+        if not wire or wire[0] != 1:
+            raise ValueError(f"unknown lead-state format {wire[:1]!r}")
+        state = cls()
+        state.times = array("q", wire[1])
+        state.seen = array("Q", wire[2])
+        state.source, state.source_event = wire[3], wire[4]
+        state.rejection = _pair(wire[5])
+        state.loss = _pair(wire[6])
+        state.opportunity_amount = _pair(wire[7])
+        state.won_amount = _pair(wire[8])
+        state.scores = None if wire[9] is None else array("q", wire[9])
+        state.pipeline = None if wire[10] is None else (wire[10][0], wire[10][1])
+        return state
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LeadState) and self._comparable() == other._comparable()
+
+    def _comparable(self) -> tuple[Any, ...]:
+        scores = (
+            None
+            if self.scores is None
+            else sorted(zip(self.scores[::2], self.scores[1::2], strict=True))
+        )
+        return (
+            list(self.times),
+            sorted(self.seen),
+            self.source,
+            self.source_event,
+            self.rejection,
+            self.loss,
+            self.opportunity_amount,
+            self.won_amount,
+            scores,
+            self.pipeline,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _pair(value: Any) -> Any:
+    return None if value is None else (value[0], value[1])
