@@ -1,0 +1,1 @@
+"""The streaming edge: Faust app, agents, topics, tables and the metrics endpoint."""

@@ -1,0 +1,219 @@
+"""The Faust application: topics, the lead table, the two agents and `/metrics`.
+
+Flow: `ingest` decodes every message from the events topic. Bad ones go to the
+dead-letter topic. Good ones whose message already sits on their lead's partition
+are folded at once; the others are forwarded, keyed by lead, to the by-lead topic,
+whose agent folds them. Both topics and the table's changelog have the same
+partition count, so Faust assigns partition p of all three to one worker: a lead's
+state lives on exactly one worker whatever key the producer used.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from faust.types import TP, EventT
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from events import Event, Rejection, decode, now_micros
+from leadflow.settings import Settings, StoreKind
+from projections import BatchResult, Funnel
+from projections.exposition import render
+from streams.deadletter import Origin, dead_letter_headers
+from streams.ledgers import PartitionLedgers, encode_state
+from streams.partitioning import lead_partition
+from streams.security import faust_credentials
+from streams.telemetry import Telemetry
+from streams.topics import TopicPlan, plan
+
+log = logging.getLogger("leadflow.worker")
+_RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+
+
+@dataclass
+class Worker:
+    """Everything one worker process runs; built by `create_worker`."""
+
+    app: faust.App
+    settings: Settings
+    funnel: Funnel
+    topics: TopicPlan
+    ledgers: PartitionLedgers
+    telemetry: Telemetry
+    events_copartitioned: bool
+    next_offsets: dict[TP, int] = field(default_factory=dict)
+
+
+def create_worker(settings: Settings, funnel: Funnel, events_partitions: int) -> Worker:
+    """Assemble the app; `events_partitions` is the events topic's real partition count."""
+    topics = plan(settings)
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
+        broker_credentials=faust_credentials(settings),
+        store="rocksdb://" if settings.store is StoreKind.ROCKSDB else "memory://",
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout.total_seconds(),
+        broker_heartbeat_interval=max(settings.session_timeout.total_seconds() / 5, 0.5),
+        table_standby_replicas=0,
+        web_enabled=True,
+        web_bind=settings.metrics_host,
+        web_port=settings.metrics_port,
+        processing_guarantee="at_least_once",
+    )
+    worker = Worker(
+        app=app,
+        settings=settings,
+        funnel=funnel,
+        topics=topics,
+        ledgers=PartitionLedgers(funnel, settings.partitions),
+        telemetry=Telemetry(),
+        events_copartitioned=events_partitions == settings.partitions,
+    )
+    _wire(worker)
+    return worker
+
+
+def _wire(worker: Worker) -> None:
+    app, settings, topics = worker.app, worker.settings, worker.topics
+    events_topic = app.topic(topics.events, **_RAW)
+    by_lead_topic = app.topic(topics.by_lead, partitions=topics.partitions, **_RAW)
+    dead_letter_topic = app.topic(topics.dead_letters, **_RAW)
+    # use_partitioner: changelog partition = hash(lead id), the lead's partition, and
+    # table writes are allowed from a batch (no single "current event" there).
+    table = app.Table(
+        "leads",
+        default=None,
+        partitions=topics.partitions,
+        use_partitioner=True,
+        schema=faust.Schema(**_RAW),
+    )
+    vocabulary = worker.funnel.vocabulary
+    telemetry = worker.telemetry
+    batch = settings.batch_size
+    within = settings.batch_timeout.total_seconds()
+
+    def fold(by_partition: dict[int, list[Event]]) -> None:
+        for partition, events in by_partition.items():
+            ledger = worker.ledgers.ledger(partition)
+            result = ledger.apply(events)
+            _count(telemetry, result)
+            for lead_id in result.touched:
+                table[lead_id.encode()] = encode_state(ledger.leads[lead_id])
+
+    def mark(events: Sequence[EventT]) -> None:
+        for event in events:
+            message = event.message
+            worker.next_offsets[TP(message.topic, message.partition)] = message.offset + 1
+
+    async def dead_letter(event: EventT, rejection: Rejection) -> None:
+        message = event.message
+        origin = Origin(message.topic, message.partition, message.offset)
+        await dead_letter_topic.send(
+            key=message.key,
+            value=message.value or b"",
+            headers=dead_letter_headers(rejection, origin),
+        )
+        telemetry.dead_lettered.labels(str(rejection.reason)).inc()
+        log.warning(
+            "dead-lettered %s@%s:%s: %s", origin.topic, origin.partition, origin.offset, rejection
+        )
+
+    @app.agent(events_topic, name="leadflow-ingest")
+    async def ingest(stream: faust.Stream) -> None:
+        async for events in stream.take_events(batch, within=within):
+            now = now_micros()
+            local: dict[int, list[Event]] = defaultdict(list)
+            for event in events:
+                decoded = decode(event.message.value or b"", vocabulary, now)
+                if isinstance(decoded, Rejection):
+                    await dead_letter(event, decoded)
+                    continue
+                partition = lead_partition(decoded.lead_id, topics.partitions)
+                if worker.events_copartitioned and event.message.partition == partition:
+                    local[partition].append(decoded)
+                else:
+                    await by_lead_topic.send(
+                        key=decoded.lead_id.encode(),
+                        value=event.message.value,
+                        partition=partition,
+                    )
+                    telemetry.forwarded.inc()
+            fold(local)
+            mark(events)
+
+    @app.agent(by_lead_topic, name="leadflow-fold")
+    async def fold_forwarded(stream: faust.Stream) -> None:
+        async for events in stream.take_events(batch, within=within):
+            now = now_micros()
+            local: dict[int, list[Event]] = defaultdict(list)
+            for event in events:
+                decoded = decode(event.message.value or b"", vocabulary, now)
+                if isinstance(decoded, Rejection):  # only if the config changed in between
+                    await dead_letter(event, decoded)
+                    continue
+                local[event.message.partition].append(decoded)
+            fold(local)
+            mark(events)
+
+    @table.on_recover
+    async def restore() -> None:
+        active = {
+            tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.by_lead
+        }
+        restored = worker.ledgers.assign(active, table.data.items())
+        telemetry.rebalances.inc()
+        telemetry.partitions.set(len(active))
+        telemetry.ready.set(1)
+        log.info(
+            "owning lead partitions %s; %d leads restored from the changelog",
+            sorted(active),
+            restored,
+        )
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        _refresh_gauges(worker)
+        body = render(worker.ledgers.families()) + generate_latest(telemetry.registry)
+        return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    worker.ingest = ingest  # type: ignore[attr-defined]
+    worker.fold_forwarded = fold_forwarded  # type: ignore[attr-defined]
+    worker.table = table  # type: ignore[attr-defined]
+
+
+def _count(telemetry: Telemetry, result: BatchResult) -> None:
+    for kind, count in result.processed.items():
+        telemetry.processed.labels(str(kind)).inc(count)
+    for kind, count in result.duplicates.items():
+        telemetry.duplicates.labels(str(kind)).inc(count)
+
+
+def _refresh_gauges(worker: Worker) -> None:
+    telemetry = worker.telemetry
+    telemetry.leads.set(worker.ledgers.lead_count)
+    latest = worker.ledgers.latest_event_ts
+    if latest is not None:
+        telemetry.last_event.set(latest / 1e6)
+        telemetry.event_time_lag.set(max(0.0, (now_micros() - latest) / 1e6))
+    consumer = worker.app.consumer
+    for tp in consumer.assignment():
+        if tp.topic not in (worker.topics.events, worker.topics.by_lead):
+            continue
+        highwater = consumer.highwater(tp)
+        position = worker.next_offsets.get(tp)
+        if highwater is None:
+            continue
+        if position is None:
+            committed = consumer._committed_offset.get(tp)  # last durable position
+            position = committed if committed is not None else highwater
+        telemetry.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))

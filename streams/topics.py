@@ -1,0 +1,56 @@
+"""Creating Leadflow's topics up front, so partition counts are what the design needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from leadflow.settings import Settings
+from streams.security import kafka_python_config
+
+
+@dataclass(frozen=True)
+class TopicPlan:
+    events: str
+    by_lead: str
+    dead_letters: str
+    partitions: int
+
+
+def plan(settings: Settings) -> TopicPlan:
+    return TopicPlan(
+        events=settings.topic,
+        by_lead=f"{settings.app_id}-events-by-lead",
+        dead_letters=settings.dlq_topic,
+        partitions=settings.partitions,
+    )
+
+
+def ensure_topics(settings: Settings, replication: int = 1) -> dict[str, int]:
+    """Create missing topics; return every topic's actual partition count."""
+    topics = plan(settings)
+    admin = KafkaAdminClient(client_id="leadflow-admin", **kafka_python_config(settings))
+    try:
+        wanted = {
+            topics.events: topics.partitions,
+            topics.by_lead: topics.partitions,
+            topics.dead_letters: 1,
+        }
+        existing = set(admin.list_topics())
+        missing = [
+            NewTopic(name, partitions, replication)
+            for name, partitions in wanted.items()
+            if name not in existing
+        ]
+        if missing:
+            try:
+                admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another worker created it first
+        described = admin.describe_topics(list(wanted))
+        return {item["name"]: len(item["partitions"]) for item in described}
+    finally:
+        admin.close()
