@@ -7,9 +7,11 @@ coerced.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
+from pydantic_core import PydanticCustomError
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 Source = Annotated[str, Field(min_length=1, max_length=64)]
@@ -19,13 +21,31 @@ Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Reason = Annotated[str, Field(min_length=1, max_length=128)]
 PipelineStage = Annotated[str, Field(min_length=1, max_length=64)]
 
+# A date and a time, as RFC 3339 has them; the offset is left to AwareDatetime so a
+# missing one is reported as such. Without this check pydantic also reads strings
+# like "1767225600" as seconds since the epoch: no offset, silently taken as UTC.
+# The check hands AwareDatetime a Python str, which only lax mode parses; it
+# rejects every non-string itself, so lax mode coerces nothing else.
+_RFC3339_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _rfc3339_shape(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("datetime_type", "Input should be a valid datetime")
+    if not _RFC3339_SHAPE.match(value):
+        raise PydanticCustomError("datetime_parsing", "Input should be an RFC 3339 timestamp")
+    return value
+
+
+OccurredAt = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_rfc3339_shape)]
+
 
 class _Event(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
     event_id: Id
     lead_id: Id
-    occurred_at: AwareDatetime
+    occurred_at: OccurredAt
     schema_version: int = 1
 
 

@@ -160,6 +160,15 @@ class LeadState:
             setattr(twin, name, array(value.typecode, value) if isinstance(value, array) else value)
         return twin
 
+    def latest_ts(self) -> int | None:
+        """The latest occurred_at the state remembers (entries, scores, pipeline stage)."""
+        stamps = [ts for ts in self.times if ts != NEVER]
+        if self.scores is not None:
+            stamps.extend(self.scores[::2])
+        if self.pipeline is not None:
+            stamps.append(self.pipeline[0])
+        return max(stamps) if stamps else None
+
     def entered(self, slot: int) -> bool:
         return self.times[slot] != NEVER
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from events import Event
 from projections.contribution import Contributor, Key
 from projections.funnel import Funnel
-from projections.lead import NEVER, LeadState, Outcome
+from projections.lead import LeadState, Outcome
 from projections.periods import Calendar
 
 
@@ -95,9 +95,14 @@ class Ledger:
     def rebuild(self) -> None:
         """Recompute the aggregates from the leads (after `fold`, or a restore)."""
         self.totals = {}
+        # Not reset: after `fold` it already holds the latest occurred_at of every
+        # event, while a state keeps only the earliest entry per stage.
         contributions = self.contributor.contributions
         for state in self.leads.values():
             self._add(contributions(state), 1)
+            latest = state.latest_ts()
+            if latest is not None:
+                self._saw(latest)
 
     def restore(self, lead_id: str, state: LeadState) -> None:
         """Put back a lead read from durable storage, replacing any copy held."""
@@ -106,9 +111,9 @@ class Ledger:
             self._add(self.contributor.contributions(old), -1)
         self.leads[lead_id] = state
         self._add(self.contributor.contributions(state), 1)
-        for ts in state.times[:8]:
-            if ts != NEVER:
-                self._saw(ts)
+        latest = state.latest_ts()
+        if latest is not None:
+            self._saw(latest)
 
     def forget(self, lead_id: str) -> None:
         state = self.leads.pop(lead_id, None)

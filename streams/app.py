@@ -95,7 +95,8 @@ def _wire(worker: Worker) -> None:
         default=None,
         partitions=topics.partitions,
         use_partitioner=True,
-        schema=faust.Schema(**_RAW),
+        key_type=bytes,  # bytes -> Faust's raw codec, for the changelog too
+        value_type=bytes,
     )
     vocabulary = worker.funnel.vocabulary
     telemetry = worker.telemetry
