@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient
@@ -46,10 +47,8 @@ def ensure_topics(settings: Settings, replication: int = 1) -> dict[str, int]:
             if name not in existing
         ]
         if missing:
-            try:
+            with suppress(TopicAlreadyExistsError):  # another worker created it first
                 admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another worker created it first
         described = admin.describe_topics(list(wanted))
         return {item["name"]: len(item["partitions"]) for item in described}
     finally:
