@@ -1,0 +1,38 @@
+# Leadflow: the README's two commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install system-deps lint format dashboards clean
+
+demo: install  ## local broker, two workers, live synthetic events, Prometheus and Alertmanager if present
+	$(BIN)/leadflow demo
+
+test: install  ## lint, then the whole suite (starts its own Kafka and Prometheus)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+install: system-deps $(VENV)/.installed
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+lint: install
+	$(BIN)/ruff check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+dashboards: install  ## regenerate the Grafana dashboards JSON from code
+	$(BIN)/leadflow dashboards build
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,437 @@
+"""`leadflow demo`: a local broker, two workers, live synthetic events, a live summary.
+
+Starts Prometheus and Alertmanager with Leadflow's rules too when they are
+installed, and prints the alerts Alertmanager delivers. Ctrl-C stops everything
+this command started (by PID), nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = ROOT / "config" / "leadflow.yaml"
+RULES_DIR = ROOT / "dashboards" / "prometheus" / "rules"
+ALERTMANAGER_CONFIG = ROOT / "dashboards" / "alertmanager" / "alertmanager.yml"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="run a local demo: broker, two workers, live synthetic events, metrics",
+    )
+    parser.add_argument("--workdir", type=Path, default=Path("var/demo"))
+    parser.add_argument(
+        "--history-events",
+        type=int,
+        default=30_000,
+        help="events of backfilled history (120 days ending now)",
+    )
+    parser.add_argument("--rate", type=float, default=20.0, help="live events per second")
+    parser.add_argument(
+        "--metrics-ports", default="9108,9109", help="the two workers' /metrics ports"
+    )
+    parser.add_argument("--prometheus-port", type=int, default=9090)
+    parser.add_argument("--alertmanager-port", type=int, default=9093)
+    parser.add_argument(
+        "--webhook-port",
+        type=int,
+        default=9095,
+        help="where the demo receives Alertmanager's notifications",
+    )
+    parser.add_argument("--every", type=float, default=10.0, help="seconds between summaries")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=0.0,
+        help="stop after this many seconds (0: run until Ctrl-C)",
+    )
+    parser.add_argument("--profile", default="default", help="generator profile (ratio-skew...)")
+    parser.set_defaults(func=run)
+
+
+@dataclass
+class Stack:
+    """Processes the demo started; stopped in reverse order, by PID."""
+
+    processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    closers: list[Any] = field(default_factory=list)
+
+    def spawn(
+        self, name: str, argv: list[str], log: Path, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        process = subprocess.Popen(
+            argv,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # Ctrl-C reaches the demo only; it stops the rest
+        )
+        self.processes.append((name, process))
+        return process
+
+    def stop(self) -> None:
+        for _, process in reversed(self.processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for name, process in reversed(self.processes):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                print(f"demo: {name} did not stop, killing PID {process.pid}", file=sys.stderr)
+                process.kill()
+        for close in reversed(self.closers):
+            with contextlib.suppress(Exception):
+                close()
+
+
+def run(args: argparse.Namespace) -> int:
+    from kafka import KafkaProducer
+
+    from leadflow.broker import LocalKafka
+    from leadflow.config import load_funnel
+    from leadflow.generate import (
+        PROFILES,
+        GeneratorSpec,
+        LiveSpec,
+        generate_events,
+        live_events,
+    )
+    from leadflow.settings import Settings
+    from streams.security import kafka_python_config
+    from streams.topics import ensure_topics
+
+    workdir: Path = args.workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    ports = [int(port) for port in args.metrics_ports.split(",")]
+    stack = Stack()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    started = time.monotonic()
+    config = Path(os.environ.get("LEADFLOW_CONFIG", DEFAULT_CONFIG))
+    funnel = load_funnel(config)
+    try:
+        bootstrap = os.environ.get("LEADFLOW_KAFKA_BOOTSTRAP")
+        if bootstrap is None:
+            broker = LocalKafka(port=_free_or_any(9092), data_dir=workdir / "kafka")
+            broker.start()
+            stack.closers.append(broker.stop)
+            bootstrap = broker.bootstrap
+            print(f"demo: Apache Kafka ready at {bootstrap} ({time.monotonic() - started:.1f}s)")
+        env = {**os.environ, "LEADFLOW_KAFKA_BOOTSTRAP": bootstrap, "LEADFLOW_CONFIG": str(config)}
+        settings = Settings(kafka_bootstrap=bootstrap)
+        ensure_topics(settings)
+        producer = KafkaProducer(linger_ms=20, **kafka_python_config(settings))
+        stack.closers.append(producer.close)
+
+        profile = PROFILES[args.profile]
+        history = GeneratorSpec(seed=7, events=args.history_events, days=120, profiles=profile)
+        sent = _send(producer, settings.topic, generate_events(history))
+        print(f"demo: {sent:,} events of history (120 days) sent to {settings.topic}")
+
+        for index, port in enumerate(ports):
+            stack.spawn(
+                f"worker-{index + 1}",
+                [sys.executable, "-m", "leadflow.cli", "worker", "--loglevel", "warning"],
+                workdir / f"worker-{index + 1}" / "worker.log",
+                env={
+                    **env,
+                    "LEADFLOW_METRICS_PORT": str(port),
+                    "LEADFLOW_DATA_DIR": str(workdir / f"worker-{index + 1}"),
+                },
+            )
+        urls = [f"http://127.0.0.1:{port}/metrics" for port in ports]
+        _wait_ready(urls, stack)
+        print(f"demo: {len(urls)} workers ready ({time.monotonic() - started:.1f}s since start)")
+        for url in urls:
+            print(f"      {url}")
+
+        alerts = _start_observability(args, stack, workdir, ports)
+
+        feed = threading.Thread(
+            target=_feed,
+            daemon=True,
+            args=(
+                producer,
+                settings.topic,
+                live_events(LiveSpec(rate=args.rate, profiles=profile)),
+                stop,
+            ),
+        )
+        feed.start()
+        print(f"demo: live feed at ~{args.rate:g} events/s; Ctrl-C stops everything\n")
+
+        deadline = time.monotonic() + args.duration if args.duration else None
+        while not stop.is_set():
+            stop.wait(args.every)
+            print(summary(urls, funnel, alerts))
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop.set()
+        print("demo: stopping", file=sys.stderr)
+        stack.stop()
+
+
+def _free_or_any(port: int) -> int | None:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return None  # taken: let the broker pick a free one
+    return port
+
+
+def _send(producer: Any, topic: str, events: Iterator[dict[str, Any]]) -> int:
+    sent = 0
+    for event in events:
+        producer.send(topic, key=event["lead_id"].encode(), value=orjson.dumps(event))
+        sent += 1
+    producer.flush()
+    return sent
+
+
+def _feed(
+    producer: Any, topic: str, events: Iterator[dict[str, Any]], stop: threading.Event
+) -> None:
+    for event in events:
+        if stop.is_set():
+            return
+        producer.send(topic, key=event["lead_id"].encode(), value=orjson.dumps(event))
+
+
+def _wait_ready(urls: list[str], stack: Stack, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    pending = set(urls)
+    while pending:
+        for name, process in stack.processes:
+            if process.poll() is not None:
+                raise SystemExit(f"demo: {name} exited with {process.returncode}; see its log")
+        for url in list(pending):
+            if "leadflow_ready 1.0" in _get(url):
+                pending.discard(url)
+        if time.monotonic() > deadline:
+            raise SystemExit(f"demo: workers not ready after {timeout:.0f}s: {sorted(pending)}")
+        time.sleep(0.5)
+
+
+def _get(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.read().decode()
+    except OSError:
+        return ""
+
+
+# -- Prometheus, Alertmanager and a webhook that prints what Alertmanager sends ---------------
+
+
+@dataclass
+class AlertLog:
+    lines: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, line: str) -> None:
+        with self.lock:
+            self.lines.append(line)
+
+    def drain(self) -> list[str]:
+        with self.lock:
+            lines, self.lines = self.lines, []
+        return lines
+
+
+def _start_observability(
+    args: argparse.Namespace, stack: Stack, workdir: Path, ports: list[int]
+) -> AlertLog | None:
+    prometheus = shutil.which("prometheus")
+    alertmanager = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    if not prometheus or not RULES_DIR.is_dir():
+        print("demo: Prometheus not installed (scripts/install-system-deps.sh); skipping rules")
+        return None
+    alerts = AlertLog()
+    if alertmanager and ALERTMANAGER_CONFIG.is_file():
+        server = _webhook(args.webhook_port, alerts)
+        stack.closers.append(server.shutdown)
+        stack.spawn(
+            "alertmanager",
+            [
+                alertmanager,
+                f"--config.file={_alertmanager_config(workdir, args.webhook_port)}",
+                f"--storage.path={workdir / 'alertmanager'}",
+                f"--web.listen-address=127.0.0.1:{args.alertmanager_port}",
+                "--cluster.listen-address=",
+            ],
+            workdir / "alertmanager.log",
+        )
+    config = workdir / "prometheus.yml"
+    config.write_text(
+        json.dumps(
+            {  # JSON is YAML; no template engine needed
+                "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
+                "rule_files": [str(path) for path in sorted(RULES_DIR.glob("*.yml"))],
+                "alerting": {
+                    "alertmanagers": [
+                        {"static_configs": [{"targets": [f"127.0.0.1:{args.alertmanager_port}"]}]}
+                    ]
+                },
+                "scrape_configs": [
+                    {
+                        "job_name": "leadflow",
+                        "static_configs": [{"targets": [f"127.0.0.1:{port}" for port in ports]}],
+                    }
+                ],
+            },
+            indent=2,
+        )
+    )
+    stack.spawn(
+        "prometheus",
+        [
+            prometheus,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={workdir / 'prometheus'}",
+            f"--web.listen-address=127.0.0.1:{args.prometheus_port}",
+        ],
+        workdir / "prometheus.log",
+    )
+    print(f"demo: Prometheus   http://127.0.0.1:{args.prometheus_port}/alerts")
+    if alertmanager:
+        print(
+            f"demo: Alertmanager http://127.0.0.1:{args.alertmanager_port} "
+            f"(notifications are printed below)"
+        )
+    return alerts
+
+
+def _alertmanager_config(workdir: Path, webhook_port: int) -> Path:
+    # The shipped config posts to 127.0.0.1:9095; point it at the demo's own port.
+    text = ALERTMANAGER_CONFIG.read_text().replace("127.0.0.1:9095", f"127.0.0.1:{webhook_port}")
+    path = workdir / "alertmanager.yml"
+    path.write_text(text)
+    return path
+
+
+def _webhook(port: int, alerts: AlertLog) -> ThreadingHTTPServer:
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            with contextlib.suppress(ValueError):
+                for alert in json.loads(body).get("alerts", []):
+                    labels, notes = alert.get("labels", {}), alert.get("annotations", {})
+                    alerts.add(
+                        f"  [{alert.get('status', '?')}] {labels.get('alertname')} "
+                        f"({labels.get('severity', '-')}/{labels.get('team', '-')}): "
+                        f"{notes.get('summary', '')}"
+                    )
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+# -- the terminal summary ----------------------------------------------------------------------
+
+
+def summary(urls: list[str], funnel: Any, alerts: AlertLog | None) -> str:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    entries: dict[tuple[str, str], float] = defaultdict(float)
+    ops: dict[str, float] = defaultdict(float)
+    month = ""
+    for url in urls:
+        for family in text_string_to_metric_families(_get(url)):
+            for sample in family.samples:
+                labels = sample.labels
+                if (
+                    sample.name == "leadflow_stage_entries"
+                    and labels.get("period") == "month"
+                    and labels.get("window") == "current"
+                ):
+                    entries[(labels["source"], labels["stage"])] += sample.value
+                    month = labels["period_start"]
+                elif sample.name in (
+                    "leadflow_events_processed_total",
+                    "leadflow_events_duplicate_total",
+                    "leadflow_events_dead_lettered_total",
+                ):
+                    ops[sample.name] += sample.value
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    qualified = str(funnel.qualified_stage)
+    rows = [
+        f"── {now} · current month from {month or '-'} · qualified stage: {qualified}",
+        f"{'source':<14}{'qualified':>10}{'won':>6}{'ratio':>8}  {'band':<11}{'status':<8}"
+        f"{'MQL→SQL':>8}{'win rate':>10}",
+    ]
+    sources = sorted({source for source, _ in entries})
+    for source in [*sources, None]:
+
+        def count(stage: str, source: str | None = source) -> float:
+            if source is None:
+                return sum(v for (s, st), v in entries.items() if st == stage)
+            return entries.get((source, stage), 0.0)
+
+        band = funnel.targets_for(source).qualified_to_won_ratio
+        q, won, lost = count(qualified), count("won"), count("lost")
+        ratio = q / won if won else None
+        status = (
+            "-"
+            if ratio is None
+            else "below"
+            if ratio < band.lower
+            else "above"
+            if ratio > band.upper
+            else "ok"
+        )
+        rows.append(
+            f"{source or 'all sources':<14}{q:>10.0f}{won:>6.0f}"
+            f"{_fmt(ratio, '{:.2f}'):>8}  {f'{band.lower:g}-{band.upper:g}':<11}{status:<8}"
+            f"{_fmt(_div(count('sql'), count('mql')), '{:.0%}'):>8}"
+            f"{_fmt(_div(won, won + lost), '{:.0%}'):>10}"
+        )
+    rows.append(
+        f"events: {ops['leadflow_events_processed_total']:,.0f} folded, "
+        f"{ops['leadflow_events_duplicate_total']:,.0f} duplicates, "
+        f"{ops['leadflow_events_dead_lettered_total']:,.0f} dead-lettered"
+    )
+    if alerts is not None:
+        rows.extend(alerts.drain())
+    return "\n".join(rows) + "\n"
+
+
+def _div(a: float, b: float) -> float | None:
+    return a / b if b else None
+
+
+def _fmt(value: float | None, pattern: str) -> str:
+    return "-" if value is None else pattern.format(value)

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# System packages Leadflow's tests and demo use: Java 17+ (runs the local Apache
+# Kafka broker), Maven (fetches Kafka's jars), Prometheus and Alertmanager (rules,
+# alerts, end-to-end tests). Idempotent; uses apt-get when something is missing.
+set -euo pipefail
+
+need=()
+command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || need+=(maven)
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "install-system-deps: missing ${need[*]} and no apt-get here; install them yourself" >&2
+  exit 1
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo="sudo"
+fi
+echo "install-system-deps: installing ${need[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+  $(printf '%s\n' "${need[@]}" | sort -u) >/dev/null
+# Debian starts packaged daemons on install; Leadflow runs its own instances.
+for unit in prometheus prometheus-alertmanager prometheus-node-exporter; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$unit" 2>/dev/null; then
+    $sudo systemctl stop "$unit" || true
+  fi
+done
