@@ -11,6 +11,7 @@ state lives on exactly one worker whatever key the producer used.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from events import Event, Rejection, decode, now_micros
 from leadflow.settings import Settings, StoreKind
 from projections import BatchResult, Funnel
 from projections.exposition import render
+from streams import stores
 from streams.deadletter import Origin, dead_letter_headers
 from streams.ledgers import PartitionLedgers, encode_state
 from streams.partitioning import lead_partition
@@ -47,16 +49,18 @@ class Worker:
     telemetry: Telemetry
     events_copartitioned: bool
     next_offsets: dict[TP, int] = field(default_factory=dict)
+    ready: bool = False  # partitions assigned and state restored at least once
 
 
 def create_worker(settings: Settings, funnel: Funnel, events_partitions: int) -> Worker:
     """Assemble the app; `events_partitions` is the events topic's real partition count."""
     topics = plan(settings)
+    stores.register()
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
         broker_credentials=faust_credentials(settings),
-        store="rocksdb://" if settings.store is StoreKind.ROCKSDB else "memory://",
+        store=f"{stores.SCHEME}://" if settings.store is StoreKind.ROCKSDB else "memory://",
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
@@ -112,9 +116,13 @@ def _wire(worker: Worker) -> None:
                 table[lead_id.encode()] = encode_state(ledger.leads[lead_id])
 
     def mark(events: Sequence[EventT]) -> None:
+        folded_at = time.time()
+        observe = telemetry.ingest_latency.observe
         for event in events:
             message = event.message
             worker.next_offsets[TP(message.topic, message.partition)] = message.offset + 1
+            if message.timestamp:
+                observe(max(0.0, folded_at - message.timestamp))
 
     async def dead_letter(event: EventT, rejection: Rejection) -> None:
         message = event.message
@@ -175,6 +183,7 @@ def _wire(worker: Worker) -> None:
         telemetry.rebalances.inc()
         telemetry.partitions.set(len(active))
         telemetry.ready.set(1)
+        worker.ready = True
         log.info(
             "owning lead partitions %s; %d leads restored from the changelog",
             sorted(active),
@@ -187,6 +196,11 @@ def _wire(worker: Worker) -> None:
         body = render(worker.ledgers.families()) + generate_latest(telemetry.registry)
         return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
+    @app.page("/status")
+    async def status(web: Any, request: Any) -> Any:
+        """Cheap progress for scripts and probes: no metrics export is computed."""
+        return web.json(_status(worker, request.query.get("lead")))
+
     worker.ingest = ingest  # type: ignore[attr-defined]
     worker.fold_forwarded = fold_forwarded  # type: ignore[attr-defined]
     worker.table = table  # type: ignore[attr-defined]
@@ -197,6 +211,33 @@ def _count(telemetry: Telemetry, result: BatchResult) -> None:
         telemetry.processed.labels(str(kind)).inc(count)
     for kind, count in result.duplicates.items():
         telemetry.duplicates.labels(str(kind)).inc(count)
+
+
+def _status(worker: Worker, lead: str | None) -> dict[str, Any]:
+    telemetry = worker.telemetry
+    report: dict[str, Any] = {
+        "ready": worker.ready,
+        "partitions": sorted(worker.ledgers.by_partition),
+        "leads": worker.ledgers.lead_count,
+        "latest_event_ts": worker.ledgers.latest_event_ts,
+        "processed": _total(telemetry.processed),
+        "duplicates": _total(telemetry.duplicates),
+        "dead_lettered": _total(telemetry.dead_lettered),
+        "forwarded": _total(telemetry.forwarded),
+    }
+    if lead is not None:
+        ledger = worker.ledgers.by_partition.get(lead_partition(lead, worker.ledgers.partitions))
+        report["lead_known"] = ledger is not None and lead in ledger.leads
+    return report
+
+
+def _total(counter: Any) -> float:
+    return sum(
+        sample.value
+        for metric in counter.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    )
 
 
 def _refresh_gauges(worker: Worker) -> None:

@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# Produce-to-fold latency buckets: fine below a second, where the target is.
+LATENCY_BUCKETS = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.2,
+    0.3,
+    0.4,
+    0.5,
+    0.75,
+    1.0,
+    1.5,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)
 
 
 class Telemetry:
@@ -64,6 +87,12 @@ class Telemetry:
         )
         self.partitions = Gauge(
             "leadflow_partitions_owned", "Lead partitions this worker owns.", registry=self.registry
+        )
+        self.ingest_latency = Histogram(
+            "leadflow_ingest_latency_seconds",
+            "Time from the Kafka message timestamp (produce time) to the event being folded.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.ready = Gauge(
             "leadflow_ready",

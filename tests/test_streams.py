@@ -148,9 +148,11 @@ def test_each_bad_line_is_dead_lettered_with_its_reason_and_good_events_all_coun
     assert counter([worker], "leadflow_events_dead_lettered_total", reason="not-json") == 1
 
 
+@pytest.mark.parametrize("store", ["memory", "rocksdb"])
 def test_a_restarted_worker_restores_state_and_still_ignores_duplicates(
-    deployment: Deployment, tmp_path: Path
+    deployment: Deployment, tmp_path: Path, store: str
 ) -> None:
+    deployment.extra_env["LEADFLOW_STORE"] = store
     events = write_generated(tmp_path / "events.jsonl", events=8_000, seed=15, chaos=False)
     worker = deployment.worker("solo").start()
     sent = deployment.produce(events)
