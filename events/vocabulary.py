@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -66,6 +67,10 @@ class Vocabulary(BaseModel):
         if not canonical:
             raise ValueError("at least one pipeline stage is needed")
         return canonical
+
+    @cached_property
+    def max_future_skew_us(self) -> int:
+        return self.max_future_skew // timedelta(microseconds=1)
 
     def rejection_reason(self, raw: str) -> str:
         reason = _canonical(raw)

@@ -17,6 +17,8 @@ from projections.funnel import Funnel
 from projections.lead import LeadState, Outcome
 from projections.periods import Calendar
 
+_DUPLICATE = Outcome.DUPLICATE
+
 
 @dataclass
 class BatchResult:
@@ -67,8 +69,8 @@ class Ledger:
             changed = changed or outcome is Outcome.CHANGED
         if changed:
             if before is not None:
-                self._add(self.contributor.contributions(before), -1)
-            self._add(self.contributor.contributions(state), 1)
+                self._add(*self.contributor.parts(before), -1)
+            self._add(*self.contributor.parts(state), 1)
         if stored:
             self.leads[lead_id] = state
             result.touched.append(lead_id)
@@ -79,38 +81,54 @@ class Ledger:
         The bulk path of `replay`: contributions are computed once per lead at the
         end instead of twice per lead per batch.
         """
-        result = BatchResult()
         leads = self.leads
+        processed: dict[str, int] = {}
+        duplicates: dict[str, int] = {}
+        latest = self.latest_event_ts if self.latest_event_ts is not None else -(2**63)
         for event in events:
             state = leads.get(event.lead_id)
             if state is None:
                 state = leads[event.lead_id] = LeadState()
-            if state.apply(event) is Outcome.DUPLICATE:
-                result.duplicates[event.type] += 1
+            kind = event.type
+            if state.apply(event) is _DUPLICATE:
+                duplicates[kind] = duplicates.get(kind, 0) + 1
             else:
-                result.processed[event.type] += 1
-                self._saw(event.ts)
-        return result
+                processed[kind] = processed.get(kind, 0) + 1
+                if event.ts > latest:
+                    latest = event.ts
+        if processed:
+            self.latest_event_ts = latest
+        return BatchResult(Counter(processed), Counter(duplicates))
 
-    def rebuild(self) -> None:
-        """Recompute the aggregates from the leads (after `fold`, or a restore)."""
-        self.totals = {}
-        # Not reset: after `fold` it already holds the latest occurred_at of every
-        # event, while a state keeps only the earliest entry per stage.
-        contributions = self.contributor.contributions
+    def rebuild(self, track_latest: bool = True) -> None:
+        """Recompute the aggregates from the leads (after `fold`, or a restore).
+
+        `track_latest=False` keeps the latest event time `fold` already tracked.
+        """
+        counts: Counter[Key] = Counter()
+        sums: dict[Key, int] = {}
+        parts = self.contributor.parts
         for state in self.leads.values():
-            self._add(contributions(state), 1)
-            latest = state.latest_ts()
-            if latest is not None:
-                self._saw(latest)
+            unit, weighted = parts(state)
+            counts.update(unit)  # tallied in C
+            for key, value in weighted:
+                sums[key] = sums.get(key, 0) + value
+            if track_latest:
+                latest = state.latest_ts()
+                if latest is not None:
+                    self._saw(latest)
+        totals = dict(counts)
+        for key, value in sums.items():
+            totals[key] = totals.get(key, 0) + value
+        self.totals = {key: value for key, value in totals.items() if value}
 
     def restore(self, lead_id: str, state: LeadState) -> None:
         """Put back a lead read from durable storage, replacing any copy held."""
         old = self.leads.get(lead_id)
         if old is not None:
-            self._add(self.contributor.contributions(old), -1)
+            self._add(*self.contributor.parts(old), -1)
         self.leads[lead_id] = state
-        self._add(self.contributor.contributions(state), 1)
+        self._add(*self.contributor.parts(state), 1)
         latest = state.latest_ts()
         if latest is not None:
             self._saw(latest)
@@ -118,16 +136,22 @@ class Ledger:
     def forget(self, lead_id: str) -> None:
         state = self.leads.pop(lead_id, None)
         if state is not None:
-            self._add(self.contributor.contributions(state), -1)
+            self._add(*self.contributor.parts(state), -1)
 
-    def _add(self, contributions: Iterable[tuple[Key, int]], sign: int) -> None:
+    def _add(self, counts: list[Key], sums: list[tuple[Key, int]], sign: int) -> None:
         totals = self.totals
-        for key, value in contributions:
-            total = totals.get(key, 0) + sign * value
+        for key in counts:
+            total = totals.get(key, 0) + sign
             if total:
                 totals[key] = total
             else:
                 # Dropped at zero so retracted series vanish and memory stays bounded.
+                del totals[key]
+        for key, value in sums:
+            total = totals.get(key, 0) + sign * value
+            if total:
+                totals[key] = total
+            else:
                 totals.pop(key, None)
 
     def _saw(self, ts: int) -> None:

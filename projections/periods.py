@@ -15,6 +15,9 @@ DAY_US = 86_400_000_000
 _QUARTER_HOUR_US = 900_000_000
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _CACHE_LIMIT = 500_000
+_FIXED_ZONES = frozenset(
+    ("UTC", "Etc/UTC", "Etc/UCT", "UCT", "Universal", "Zulu", "GMT", "Etc/GMT")
+)
 
 
 class PeriodKind(StrEnum):
@@ -45,6 +48,18 @@ class Calendar:
 
     def __post_init__(self) -> None:
         self._zone = ZoneInfo(self.timezone)
+        fixed = self._fixed_offset()
+        if fixed is not None:
+            shift = fixed + _EPOCH_ORDINAL * DAY_US  # folds the epoch ordinal into one add
+            self.day_of = lambda ts: (ts + shift) // DAY_US  # type: ignore[method-assign]
+
+    def _fixed_offset(self) -> int | None:
+        # Zones defined without transitions need no per-instant offset lookup.
+        key = self._zone.key
+        if key not in _FIXED_ZONES and not key.startswith("Etc/GMT"):
+            return None
+        offset = datetime(2000, 1, 1, tzinfo=self._zone).utcoffset() or timedelta(0)
+        return offset // timedelta(microseconds=1)
 
     def day_of(self, ts: int) -> int:
         """The local date (as an ordinal) of an instant in UTC microseconds."""
