@@ -91,13 +91,16 @@ def decode(raw: bytes, vocabulary: Vocabulary, now_us: int) -> Event | Rejection
     try:
         wire = DECODER.decode(raw)
     except msgspec.DecodeError:
-        return _decode_slowly(raw, vocabulary, now_us)
+        return decode_reference(raw, vocabulary, now_us)
     return _accept(wire, _FAST_KINDS[type(wire)], vocabulary, now_us)
 
 
-def _decode_slowly(raw: bytes, vocabulary: Vocabulary, now_us: int) -> Event | Rejection:
-    # pydantic defines the contract; it names the reason, and has the last word if
-    # the fast path ever refuses something the contract allows.
+def decode_reference(raw: bytes, vocabulary: Vocabulary, now_us: int) -> Event | Rejection:
+    """The pydantic-only path: the contract's reference, which the fast path must match.
+
+    It names the reason for a rejection, and has the last word if the fast path
+    ever refuses something the contract allows.
+    """
     try:
         wire = WIRE_EVENT.validate_json(raw)
     except ValidationError as error:
