@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from events import Event, Rejection, decode, now_micros, to_micros
+from events.batch import split_batch
 from leadflow.config import ConfigError, load_funnel
 from leadflow.settings import Settings
 from projections import Family, Funnel, History, Ledger, export
@@ -52,12 +53,14 @@ def replay_lines(
                 on_progress(number)
             if line.isspace() or not line:
                 continue  # blank lines (a trailing newline, say) carry no event
-            decoded = decode(line, vocabulary, now_us)
-            if isinstance(decoded, Rejection):
-                bad += 1
-                on_bad(number, decoded)
-            else:
-                yield decoded
+            elements = split_batch(line)
+            for part in (line,) if elements is None else elements:
+                decoded = decode(part, vocabulary, now_us)
+                if isinstance(decoded, Rejection):
+                    bad += 1
+                    on_bad(number, decoded)
+                else:
+                    yield decoded
 
     # Lead state holds no reference cycles; without the pause, the cyclic collector
     # rescans every live lead again and again as their number grows.

@@ -35,8 +35,13 @@ def export(
     calendar: Calendar,
     as_of_ts: int,
     history: History = History.LIVE,
+    derived: bool = True,
 ) -> list[Family]:
-    """Every exported family at the as-of instant, in a stable order."""
+    """Every exported family at the as-of instant, in a stable order.
+
+    `derived=False` leaves out the ratios: a worker only sees its own leads, and the
+    derived names belong to the recording rules that compute them from the sums.
+    """
     as_of = AsOf.at(calendar, as_of_ts)
     rolled = roll_up(totals, calendar, as_of, history)
     sources = {source for (_, source, _, _) in totals}
@@ -44,7 +49,7 @@ def export(
         *additive_families(rolled, as_of),
         *point_in_time_families(totals, funnel, calendar, as_of),
         *configuration_families(funnel, calendar, as_of, sources),
-        *derived_families(rolled, funnel, calendar, as_of),
+        *(derived_families(rolled, funnel, calendar, as_of) if derived else ()),
     ]
     return sorted(families, key=lambda family: family.name)
 

@@ -22,6 +22,7 @@ from faust.types import TP, EventT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from events import Event, Rejection, decode, now_micros
+from events.batch import split_batch
 from leadflow.settings import Settings, StoreKind
 from projections import BatchResult, Funnel
 from projections.exposition import render
@@ -109,7 +110,12 @@ def _wire(worker: Worker) -> None:
 
     def fold(by_partition: dict[int, list[Event]]) -> None:
         for partition, events in by_partition.items():
-            ledger = worker.ledgers.ledger(partition)
+            ledger = worker.ledgers.get(partition)
+            if ledger is None:
+                # Fetched before a rebalance took the partition away: its new owner
+                # processes these events again from the last committed offset.
+                telemetry.skipped.inc(len(events))
+                continue
             result = ledger.apply(events)
             _count(telemetry, result)
             for lead_id in result.touched:
@@ -124,18 +130,16 @@ def _wire(worker: Worker) -> None:
             if message.timestamp:
                 observe(max(0.0, folded_at - message.timestamp))
 
-    async def dead_letter(event: EventT, rejection: Rejection) -> None:
+    async def dead_letter(
+        event: EventT, raw: bytes, rejection: Rejection, index: int | None = None
+    ) -> None:
         message = event.message
-        origin = Origin(message.topic, message.partition, message.offset)
+        origin = Origin(message.topic, message.partition, message.offset, index)
         await dead_letter_topic.send(
-            key=message.key,
-            value=message.value or b"",
-            headers=dead_letter_headers(rejection, origin),
+            key=message.key, value=raw, headers=dead_letter_headers(rejection, origin)
         )
         telemetry.dead_lettered.labels(str(rejection.reason)).inc()
-        log.warning(
-            "dead-lettered %s@%s:%s: %s", origin.topic, origin.partition, origin.offset, rejection
-        )
+        log.warning("dead-lettered %s: %s", origin, rejection)
 
     @app.agent(events_topic, name="leadflow-ingest")
     async def ingest(stream: faust.Stream) -> None:
@@ -143,20 +147,23 @@ def _wire(worker: Worker) -> None:
             now = now_micros()
             local: dict[int, list[Event]] = defaultdict(list)
             for event in events:
-                decoded = decode(event.message.value or b"", vocabulary, now)
-                if isinstance(decoded, Rejection):
-                    await dead_letter(event, decoded)
-                    continue
-                partition = lead_partition(decoded.lead_id, topics.partitions)
-                if worker.events_copartitioned and event.message.partition == partition:
-                    local[partition].append(decoded)
-                else:
-                    await by_lead_topic.send(
-                        key=decoded.lead_id.encode(),
-                        value=event.message.value,
-                        partition=partition,
-                    )
-                    telemetry.forwarded.inc()
+                message = event.message
+                value = message.value or b""
+                elements = split_batch(value)
+                parts = [value] if elements is None else elements
+                for index, part in enumerate(parts):
+                    decoded = decode(part, vocabulary, now)
+                    if isinstance(decoded, Rejection):
+                        await dead_letter(event, part, decoded, None if elements is None else index)
+                        continue
+                    partition = lead_partition(decoded.lead_id, topics.partitions)
+                    if worker.events_copartitioned and message.partition == partition:
+                        local[partition].append(decoded)
+                    else:
+                        await by_lead_topic.send(
+                            key=decoded.lead_id.encode(), value=part, partition=partition
+                        )
+                        telemetry.forwarded.inc()
             fold(local)
             mark(events)
 
@@ -166,13 +173,22 @@ def _wire(worker: Worker) -> None:
             now = now_micros()
             local: dict[int, list[Event]] = defaultdict(list)
             for event in events:
-                decoded = decode(event.message.value or b"", vocabulary, now)
+                raw = event.message.value or b""
+                decoded = decode(raw, vocabulary, now)
                 if isinstance(decoded, Rejection):  # only if the config changed in between
-                    await dead_letter(event, decoded)
+                    await dead_letter(event, raw, decoded)
                     continue
                 local[event.message.partition].append(decoded)
             fold(local)
             mark(events)
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, revoked: set[TP], **kwargs: Any) -> None:
+        worker.ledgers.revoke(
+            {tp.partition for tp in revoked if tp.topic in (topics.events, topics.by_lead)}
+        )
+        worker.ready = False
+        telemetry.ready.set(0)
 
     @table.on_recover
     async def restore() -> None:

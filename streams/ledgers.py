@@ -26,32 +26,40 @@ class PartitionLedgers:
         self.calendar = Calendar(funnel.timezone)
         self.by_partition: dict[int, Ledger] = {}
 
-    def ledger(self, partition: int) -> Ledger:
-        ledger = self.by_partition.get(partition)
-        if ledger is None:
-            ledger = self.by_partition[partition] = Ledger(self.funnel, self.calendar)
-        return ledger
+    def get(self, partition: int) -> Ledger | None:
+        """The ledger of a partition this worker owns now, else None."""
+        return self.by_partition.get(partition)
+
+    def revoke(self, partitions: set[int]) -> None:
+        """Forget partitions the moment Kafka takes them away.
+
+        A batch fetched before a rebalance can still be in the stream's buffer; its
+        events for revoked partitions must not be folded here (the new owner
+        reprocesses them: commits for revoked partitions are discarded).
+        """
+        for partition in partitions:
+            self.by_partition.pop(partition, None)
 
     def assign(self, active: set[int], stored: Iterable[tuple[bytes, bytes]]) -> int:
-        """Keep ledgers of partitions still owned, rebuild newly owned ones from storage.
+        """Own exactly `active`; rebuild newly owned partitions from durable state.
 
-        Returns how many leads were restored.
+        Returns how many leads were restored. A partition revoked and assigned
+        again is rebuilt too: another worker may have owned it in between.
         """
-        for partition in set(self.by_partition) - active:
-            del self.by_partition[partition]
+        self.revoke(set(self.by_partition) - active)
         fresh = active - set(self.by_partition)
         restored = 0
         if fresh:
-            for partition in fresh:
-                self.by_partition[partition] = Ledger(self.funnel, self.calendar)
+            ledgers = {partition: Ledger(self.funnel, self.calendar) for partition in fresh}
             for key, value in stored:
                 lead_id = key.decode()
-                partition = lead_partition(lead_id, self.partitions)
-                if partition in fresh and value:
-                    self.by_partition[partition].leads[lead_id] = decode_state(value)
+                ledger = ledgers.get(lead_partition(lead_id, self.partitions))
+                if ledger is not None and value:
+                    ledger.leads[lead_id] = decode_state(value)
                     restored += 1
-            for partition in fresh:
-                self.by_partition[partition].rebuild()
+            for ledger in ledgers.values():
+                ledger.rebuild()
+            self.by_partition.update(ledgers)
         return restored
 
     @property
@@ -73,4 +81,4 @@ class PartitionLedgers:
         latest = self.latest_event_ts
         as_of = max(now, latest) if latest is not None else now
         totals = merge_totals(ledger.totals for ledger in self.by_partition.values())
-        return export(totals, self.funnel, self.calendar, as_of, History.LIVE)
+        return export(totals, self.funnel, self.calendar, as_of, History.LIVE, derived=False)

@@ -56,6 +56,11 @@ class Telemetry:
             "Valid events re-keyed to their lead's partition before folding.",
             registry=self.registry,
         )
+        self.skipped = Counter(
+            "leadflow_events_skipped_revoked",
+            "Buffered events of partitions revoked by a rebalance, left to their new owner.",
+            registry=self.registry,
+        )
         self.errors = Counter(
             "leadflow_processing_errors",
             "Batches that failed unexpectedly (the worker restarts its stream).",

@@ -68,9 +68,19 @@ class Deployment:
         env.update(overrides)
         return env
 
-    def produce(self, path: Path, key: str = "lead") -> int:
+    def produce(self, path: Path, key: str = "lead", batch: int = 500) -> int:
         done = subprocess.run(
-            [sys.executable, "-m", "leadflow.cli", "produce", str(path), "--key", key],
+            [
+                sys.executable,
+                "-m",
+                "leadflow.cli",
+                "produce",
+                str(path),
+                "--key",
+                key,
+                "--batch",
+                str(batch),
+            ],
             env=self.env(),
             capture_output=True,
             text=True,

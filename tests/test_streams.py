@@ -41,18 +41,24 @@ def deployment(kafka_bootstrap: str, tmp_path: Path):
         worker.stop()
 
 
-def test_one_worker_equals_replay_on_chaotic_input(deployment: Deployment, tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch", [500, 1], ids=["bulk-messages", "single-event-messages"])
+def test_one_worker_equals_replay_on_chaotic_input(
+    deployment: Deployment, tmp_path: Path, batch: int
+) -> None:
     events = write_generated(tmp_path / "events.jsonl", events=12_000, seed=11)
     worker = deployment.worker("solo").start()
-    deployment.produce(events)
+    deployment.produce(events, batch=batch)
     assert converge([worker], events) == {}
     assert counter([worker], "leadflow_events_duplicate_total") > 0
 
 
-def test_three_workers_survive_a_sigkill_mid_stream(deployment: Deployment, tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch", [100, 1], ids=["bulk-messages", "single-event-messages"])
+def test_three_workers_survive_a_sigkill_mid_stream(
+    deployment: Deployment, tmp_path: Path, batch: int
+) -> None:
     events = write_generated(tmp_path / "events.jsonl", events=30_000, seed=12)
     workers = [deployment.worker(name).start() for name in ("a", "b", "c")]
-    producing = threading.Thread(target=deployment.produce, args=(events,))
+    producing = threading.Thread(target=deployment.produce, args=(events,), kwargs={"batch": batch})
     producing.start()
     eventually(lambda: counter(workers[1:2], "leadflow_events_processed_total") > 500, timeout=60)
     workers[1].kill()
@@ -61,13 +67,17 @@ def test_three_workers_survive_a_sigkill_mid_stream(deployment: Deployment, tmp_
     assert converge(workers, events, timeout=180) == {}
 
 
-@pytest.mark.parametrize("key", ["none", "random"])
-def test_events_keyed_by_nothing_or_at_random_are_re_keyed_by_lead(
-    deployment: Deployment, tmp_path: Path, key: str
+@pytest.mark.parametrize(
+    ("key", "batch"),
+    [("none", 1), ("random", 1), ("random", 200)],
+    ids=["null-keys", "random-keys", "bulk-messages-on-random-partitions"],
+)
+def test_events_off_their_lead_partition_are_re_keyed_by_lead(
+    deployment: Deployment, tmp_path: Path, key: str, batch: int
 ) -> None:
     events = write_generated(tmp_path / "events.jsonl", events=6_000, seed=13)
     workers = [deployment.worker(name).start() for name in ("a", "b")]
-    deployment.produce(events, key=key)
+    deployment.produce(events, key=key, batch=batch)
     assert converge(workers, events) == {}
     assert counter(workers, "leadflow_events_forwarded_total") > 0
 
@@ -75,7 +85,7 @@ def test_events_keyed_by_nothing_or_at_random_are_re_keyed_by_lead(
 BAD_LINES = [
     (b"\xff\xfe not utf-8", "not-utf8"),
     (b"{not json", "not-json"),
-    (b"[1, 2, 3]", "not-object"),
+    (b'"just a string"', "not-object"),
     (b'{"type":"lead.mql","lead_id":"L1","occurred_at":"2026-01-05T10:00:00Z"}', "missing-field"),
     (
         b'{"event_id":"x1","type":"lead.scored","lead_id":"L1",'
@@ -125,7 +135,7 @@ def test_each_bad_line_is_dead_lettered_with_its_reason_and_good_events_all_coun
             if index < len(BAD_LINES):
                 out.write(BAD_LINES[index][0] + b"\n")
     worker = deployment.worker("solo").start()
-    deployment.produce(mixed, key="none")
+    deployment.produce(mixed)
     assert converge([worker], good) == {}
 
     consumer = KafkaConsumer(
@@ -146,6 +156,32 @@ def test_each_bad_line_is_dead_lettered_with_its_reason_and_good_events_all_coun
         assert int(headers[deadletter.SOURCE_OFFSET]) >= 0
     assert counter([worker], "leadflow_events_dead_lettered_total") == len(BAD_LINES)
     assert counter([worker], "leadflow_events_dead_lettered_total", reason="not-json") == 1
+
+
+def test_a_bad_event_inside_a_bulk_message_is_dead_lettered_alone_with_its_index(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    good = write_generated(tmp_path / "good.jsonl", events=400, seed=16, chaos=False)
+    elements = good.read_bytes().splitlines()
+    bad_element = b'{"event_id":"x9","type":"lead.mql","lead_id":"L1","occurred_at":"soon"}'
+    batch = tmp_path / "batch.jsonl"
+    batch.write_bytes(b"[" + b",".join([*elements[:5], bad_element, *elements[5:]]) + b"]\n")
+    worker = deployment.worker("solo").start()
+    deployment.produce(batch, batch=1)  # the file's one line is already a bulk message
+    assert converge([worker], good) == {}
+    consumer = KafkaConsumer(
+        deployment.dlq_topic,
+        bootstrap_servers=deployment.bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5_000,
+    )
+    letters = [(message.value, dict(message.headers)) for message in consumer]
+    consumer.close()
+    assert len(letters) == 1
+    value, headers = letters[0]
+    assert value == bad_element
+    assert headers[deadletter.REASON] == b"bad-timestamp"
+    assert headers[deadletter.BATCH_INDEX] == b"5"
 
 
 @pytest.mark.parametrize("store", ["memory", "rocksdb"])

@@ -1,0 +1,71 @@
+"""PromQL fragments shared by the dashboards.
+
+Business panels sum the recorded per-source series over the sources selected in
+the `source` variable and divide those sums, so any selection (one source, several,
+all) gives true ratios, never averages of ratios. Targets come from the
+`leadflow_target_*` series; company-wide targets are the ones with no source label.
+"""
+
+from __future__ import annotations
+
+from projections import catalog
+
+# The selected sources, period kind and window (template variables).
+SELECTED = 'source=~"$source", period="$period", window="$window"'
+# Point-in-time gauges and per-source targets have no period labels.
+SOURCES = 'source=~"$source"'
+# Company-wide targets are exported with source="" (no source label in Prometheus).
+NO_SOURCE = 'source=""'
+
+ENTRIES = "period_source:leadflow_stage_entries:sum"
+QUALIFIED = "period_source:leadflow_qualified_entries:sum"
+
+
+def total(metric: str, matchers: str = "", *, by: str = "") -> str:
+    """`metric` summed over the selected sources (optionally kept apart by labels)."""
+    selector = f"{metric}{{{_join(matchers, SELECTED)}}}"
+    return f"sum by ({by}) ({selector})" if by else f"sum({selector})"
+
+
+def entries(stage: str, *, by: str = "") -> str:
+    return total(ENTRIES, f'stage="{stage}"', by=by)
+
+
+def qualified(*, by: str = "") -> str:
+    return total(QUALIFIED, by=by)
+
+
+def ratio(numerator: str, denominator: str) -> str:
+    return f"{numerator}\n/\n{denominator}"
+
+
+def company_target(metric: str, matchers: str = "") -> str:
+    """A company-wide target (exported with source="", i.e. no source label)."""
+    return f"max({metric}{{{_join(matchers, NO_SOURCE)}}})"
+
+
+def source_target(metric: str, matchers: str = "") -> str:
+    """A per-source target, for each selected source."""
+    return f"max by (source) ({metric}{{{_join(matchers, SOURCES)}}})"
+
+
+def ratio_target(bound: str) -> str:
+    return company_target(catalog.TARGET_RATIO, f'bound="{bound}"')
+
+
+def progress(*, by: str = "") -> str:
+    selector = f'{catalog.PERIOD_PROGRESS}{{period="$period", window="$window"}}'
+    return f"max by ({by}) ({selector})" if by else f"max({selector})"
+
+
+def pace(*, by: str = "") -> str:
+    """Qualified so far / (company goal x target ratio x share of the period gone)."""
+    goal = company_target(catalog.TARGET_CLOSED_DEALS, 'period="$period"')
+    return (
+        f"{qualified(by=by)}\n/\n({progress(by=by)}"
+        f" * scalar({goal}) * scalar({ratio_target('target')}))"
+    )
+
+
+def _join(*parts: str) -> str:
+    return ", ".join(part for part in parts if part)
