@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from events import EventType, RejectReason
+
 # Produce-to-fold latency buckets: fine below a second, where the target is.
 LATENCY_BUCKETS = (
     0.005,
@@ -99,8 +101,18 @@ class Telemetry:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self._initialise_labels()
         self.ready = Gauge(
             "leadflow_ready",
             "1 once partitions are assigned and state is restored.",
             registry=self.registry,
         )
+
+    def _initialise_labels(self) -> None:
+        # Every known label value exported from the start, at 0: a healthy pipeline
+        # then shows "0 dead letters" rather than "no data", and rate() works at once.
+        for kind in EventType:
+            self.processed.labels(str(kind))
+            self.duplicates.labels(str(kind))
+        for reason in RejectReason:
+            self.dead_lettered.labels(str(reason))

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from tests.streaming import Deployment
 
 
 def _docker_available() -> bool:
@@ -49,3 +52,11 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     with LocalKafka(data_dir=tmp_path_factory.mktemp("kafka")) as broker:
         yield broker.bootstrap
+
+
+@pytest.fixture
+def deployment(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Deployment]:
+    """An isolated app id and topics on the test broker; its workers stop afterwards."""
+    deployment = Deployment(kafka_bootstrap, tmp_path)
+    yield deployment
+    deployment.stop_workers()

@@ -45,6 +45,7 @@ class Deployment:
     partitions: int = 6
     name: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:10]}")
     extra_env: dict[str, str] = field(default_factory=dict)
+    workers: list[WorkerProcess] = field(default_factory=list)
 
     @property
     def topic(self) -> str:
@@ -90,7 +91,13 @@ class Deployment:
         return int(done.stdout.split()[1])
 
     def worker(self, label: str) -> WorkerProcess:
-        return WorkerProcess(self, label, free_port())
+        worker = WorkerProcess(self, label, free_port())
+        self.workers.append(worker)
+        return worker
+
+    def stop_workers(self) -> None:
+        for worker in self.workers:
+            worker.stop()
 
 
 @dataclass

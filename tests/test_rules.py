@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import shutil
 import signal
 import socket
@@ -19,8 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.parse
-import urllib.request
 import zlib
 from collections import defaultdict
 from collections.abc import Iterator
@@ -33,6 +30,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from projections import catalog
+from tests.prometheus_harness import TEMPLATE_VALUES, query, substitute
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES_DIR = ROOT / "dashboards" / "prometheus" / "rules"
@@ -333,22 +331,14 @@ def _wait_until_ready(url: str, full: dict[str, Series], process: subprocess.Pop
     while time.monotonic() < deadline:
         assert process.poll() is None, "prometheus exited early"
         try:
-            counts = {name: len(_query(url, name)) for name in wanted}
-            scrapes = _query(url, "count_over_time(up[1m])")
+            counts = {name: len(query(url, name)) for name in wanted}
+            scrapes = query(url, "count_over_time(up[1m])")
         except OSError:
             counts, scrapes = {}, []
         if counts == wanted and scrapes and min(float(s["value"][1]) for s in scrapes) >= 4:
             return
         time.sleep(0.5)
     raise AssertionError(f"rules did not evaluate in time: {counts} != {wanted}")
-
-
-def _query(url: str, expr: str) -> list[dict]:
-    query = urllib.parse.urlencode({"query": expr})
-    with urllib.request.urlopen(f"{url}/api/v1/query?{query}", timeout=10) as response:
-        body = json.load(response)
-    assert body["status"] == "success", body
-    return body["data"]["result"]
 
 
 def _parse(text: str) -> dict[str, Series]:
@@ -421,7 +411,7 @@ def test_recording_rules_equal_replay_of_the_whole_file(
     stack: Stack = request.getfixturevalue(which)
     checked = 0
     for name in _recorded_names():
-        got = _as_series(_query(stack.url, name))
+        got = _as_series(query(stack.url, name))
         want = _expected(name, stack.full)
         assert want, f"{name}: the test data should exercise every rule"
         assert set(got) == set(want), (
@@ -441,12 +431,12 @@ def test_every_dashboard_query_returns_data(stack: Stack) -> None:
 
     # A real value for each template variable: the source with the most wins this
     # quarter (so every ratio panel has a denominator).
-    busiest = _query(
+    busiest = query(
         stack.url,
         'topk(1, sum by (source) (period_source:leadflow_stage_entries:sum{stage="won", '
         'period="quarter", window="current"}))',
     )
-    values = {**_TEMPLATE_VALUES, "source": busiest[0]["metric"]["source"]}
+    values = {**TEMPLATE_VALUES, "source": busiest[0]["metric"]["source"]}
     dashboards = sorted(GRAFANA_DIR.glob("*.json"))
     assert dashboards
     empty = []
@@ -454,25 +444,9 @@ def test_every_dashboard_query_returns_data(stack: Stack) -> None:
     for path in dashboards:
         document = json.loads(path.read_text(encoding="utf-8"))
         for title, expr in panel_queries(document):
-            concrete = _substitute(expr, values)
+            concrete = substitute(expr, values)
             checked += 1
-            if not _query(stack.url, concrete):
+            if not query(stack.url, concrete):
                 empty.append(f"{path.name} | {title} | {concrete}")
     assert not empty, "\n".join(empty)
     assert checked > 50
-
-
-_TEMPLATE_VALUES = {
-    "period": "quarter",
-    "window": "current",
-    "__rate_interval": "1m",
-    "__interval": "15s",
-    "__range": "5m",
-}
-
-
-def _substitute(expr: str, values: dict[str, str]) -> str:
-    for name, value in sorted(values.items(), key=lambda item: -len(item[0])):
-        expr = expr.replace("${" + name + "}", value).replace("$" + name, value)
-    assert not re.search(r"\$\{?[A-Za-z_]", expr), f"unsubstituted variable in {expr}"
-    return expr

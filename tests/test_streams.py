@@ -13,7 +13,7 @@ from kafka import KafkaConsumer
 
 from leadflow.generate import GeneratorSpec, generate_events, write_events
 from streams import deadletter
-from tests.streaming import Deployment, WorkerProcess, converge, counter, eventually, summed
+from tests.streaming import Deployment, converge, counter, eventually, summed
 
 pytestmark = pytest.mark.kafka
 
@@ -22,23 +22,6 @@ def write_generated(path: Path, events: int, seed: int, chaos: bool = True) -> P
     with path.open("wb") as out:
         write_events(generate_events(GeneratorSpec(seed=seed, events=events, chaos=chaos)), out)
     return path
-
-
-@pytest.fixture
-def deployment(kafka_bootstrap: str, tmp_path: Path):
-    deployment = Deployment(kafka_bootstrap, tmp_path)
-    workers: list[WorkerProcess] = []
-    original = deployment.worker
-
-    def tracked(label: str) -> WorkerProcess:
-        worker = original(label)
-        workers.append(worker)
-        return worker
-
-    deployment.worker = tracked  # type: ignore[method-assign]
-    yield deployment
-    for worker in workers:
-        worker.stop()
 
 
 @pytest.mark.parametrize("batch", [500, 1], ids=["bulk-messages", "single-event-messages"])
