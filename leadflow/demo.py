@@ -304,6 +304,10 @@ def _start_observability(
                     {
                         "job_name": "leadflow",
                         "static_configs": [{"targets": [f"127.0.0.1:{port}" for port in ports]}],
+                        # Names with a colon belong to the recording rules, not to scrapes.
+                        "metric_relabel_configs": [
+                            {"source_labels": ["__name__"], "regex": ".+:.+", "action": "drop"}
+                        ],
                     }
                 ],
             },

@@ -217,10 +217,6 @@ def _wire(worker: Worker) -> None:
         """Cheap progress for scripts and probes: no metrics export is computed."""
         return web.json(_status(worker, request.query.get("lead")))
 
-    worker.ingest = ingest  # type: ignore[attr-defined]
-    worker.fold_forwarded = fold_forwarded  # type: ignore[attr-defined]
-    worker.table = table  # type: ignore[attr-defined]
-
 
 def _count(telemetry: Telemetry, result: BatchResult) -> None:
     for kind, count in result.processed.items():
