@@ -27,6 +27,7 @@ from leadflow.settings import Settings, StoreKind
 from projections import BatchResult, Funnel
 from projections.exposition import render
 from streams import stores
+from streams.changelog import ChangelogWriter
 from streams.deadletter import Origin, dead_letter_headers
 from streams.ledgers import PartitionLedgers, encode_state
 from streams.partitioning import lead_partition
@@ -108,7 +109,9 @@ def _wire(worker: Worker) -> None:
     batch = settings.batch_size
     within = settings.batch_timeout.total_seconds()
 
-    def fold(by_partition: dict[int, list[Event]]) -> None:
+    changelog = ChangelogWriter(app, table.changelog_topic.get_topic_name())
+
+    async def fold(by_partition: dict[int, list[Event]]) -> None:
         for partition, events in by_partition.items():
             ledger = worker.ledgers.get(partition)
             if ledger is None:
@@ -118,8 +121,11 @@ def _wire(worker: Worker) -> None:
                 continue
             result = ledger.apply(events)
             _count(telemetry, result)
-            for lead_id in result.touched:
-                table[lead_id.encode()] = encode_state(ledger.leads[lead_id])
+            leads = ledger.leads
+            await changelog.write(
+                partition,
+                ((lead_id.encode(), encode_state(leads[lead_id])) for lead_id in result.touched),
+            )
 
     def mark(events: Sequence[EventT]) -> None:
         folded_at = time.time()
@@ -151,10 +157,19 @@ def _wire(worker: Worker) -> None:
                 value = message.value or b""
                 elements = split_batch(value)
                 parts = [value] if elements is None else elements
+                # A lead already in this partition's ledger lives here by construction;
+                # only a lead's first event pays for hashing its id (pure-Python murmur2).
+                here = (
+                    worker.ledgers.get(message.partition) if worker.events_copartitioned else None
+                )
+                known = here.leads if here is not None else {}
                 for index, part in enumerate(parts):
                     decoded = decode(part, vocabulary, now)
                     if isinstance(decoded, Rejection):
                         await dead_letter(event, part, decoded, None if elements is None else index)
+                        continue
+                    if decoded.lead_id in known:
+                        local[message.partition].append(decoded)
                         continue
                     partition = lead_partition(decoded.lead_id, topics.partitions)
                     if worker.events_copartitioned and message.partition == partition:
@@ -164,7 +179,7 @@ def _wire(worker: Worker) -> None:
                             key=decoded.lead_id.encode(), value=part, partition=partition
                         )
                         telemetry.forwarded.inc()
-            fold(local)
+            await fold(local)
             mark(events)
 
     @app.agent(by_lead_topic, name="leadflow-fold")
@@ -179,7 +194,7 @@ def _wire(worker: Worker) -> None:
                     await dead_letter(event, raw, decoded)
                     continue
                 local[event.message.partition].append(decoded)
-            fold(local)
+            await fold(local)
             mark(events)
 
     @app.on_partitions_revoked.connect
