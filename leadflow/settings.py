@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 2000
     batch_timeout: Duration = Field(default="200ms")
     session_timeout: Duration = Field(default="10s")
+    uvloop: bool = True
 
     security_protocol: SecurityProtocol = SecurityProtocol.PLAINTEXT
     sasl_mechanism: SaslMechanism | None = None

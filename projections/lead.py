@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from array import array
 from enum import Enum
+from sys import intern
 from typing import Any
 
 import xxhash
@@ -103,7 +104,7 @@ class LeadState:
             if kind is _SCORED:
                 self._add_score(event.ts, event.score)
                 return _CHANGED
-            candidate = (event.ts, event.stage or "")  # opportunity.stage_changed
+            candidate = (event.ts, intern(event.stage or ""))  # opportunity.stage_changed
             if self.pipeline is None or candidate > self.pipeline:
                 self.pipeline = candidate
                 return _CHANGED
@@ -121,12 +122,14 @@ class LeadState:
         if event.ts == current and not self._wins_tie(slot, event.event_id):
             return False
         self.times[slot] = event.ts
+        # Sources and reasons repeat across millions of leads: one shared copy each.
         if slot == LEAD:
-            self.source, self.source_event = event.source, event.event_id
+            self.source = None if event.source is None else intern(event.source)
+            self.source_event = event.event_id
         elif slot == REJECTED:
-            self.rejection = (event.event_id, event.reason or "other")
+            self.rejection = (event.event_id, intern(event.reason or "other"))
         elif slot == LOST:
-            self.loss = (event.event_id, event.reason or "other")
+            self.loss = (event.event_id, intern(event.reason or "other"))
         elif slot == OPPORTUNITY:
             self.opportunity_amount = (event.event_id, event.amount_cents)
         elif slot == WON:
@@ -206,13 +209,14 @@ class LeadState:
         state = cls()
         state.times = array("q", wire[1])
         state.seen = array("Q", wire[2])
-        state.source, state.source_event = wire[3], wire[4]
-        state.rejection = _pair(wire[5])
-        state.loss = _pair(wire[6])
+        state.source = None if wire[3] is None else intern(wire[3])
+        state.source_event = wire[4]
+        state.rejection = None if wire[5] is None else (wire[5][0], intern(wire[5][1]))
+        state.loss = None if wire[6] is None else (wire[6][0], intern(wire[6][1]))
         state.opportunity_amount = _pair(wire[7])
         state.won_amount = _pair(wire[8])
         state.scores = None if wire[9] is None else array("q", wire[9])
-        state.pipeline = None if wire[10] is None else (wire[10][0], wire[10][1])
+        state.pipeline = None if wire[10] is None else (wire[10][0], intern(wire[10][1]))
         return state
 
     def __eq__(self, other: object) -> bool:
