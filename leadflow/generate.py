@@ -37,29 +37,19 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from events.vocabulary import (
+    DEFAULT_LOSS_REASONS,
+    DEFAULT_PIPELINE_STAGES,
+    DEFAULT_REJECTION_REASONS,
+)
+
 Event = dict[str, Any]
 
-# Defaults of the configurable lists in contract section 1. The generator draws from
-# these; a deployment that replaces them in its config will see the extra values
-# normalised to `other`, which is exactly the behaviour worth exercising.
-REJECTION_REASONS: tuple[str, ...] = (
-    "wrong_fit",
-    "no_budget",
-    "bad_timing",
-    "existing_customer",
-    "bad_contact_data",
-    "no_response",
-    "other",
-)
-LOSS_REASONS: tuple[str, ...] = (
-    "price",
-    "competitor",
-    "no_decision",
-    "timing",
-    "product_fit",
-    "other",
-)
-PIPELINE_STAGES: tuple[str, ...] = ("discovery", "demo", "proposal", "negotiation")
+# The contract's default lists (events.vocabulary). A deployment that replaces them in
+# its config will see the extra values normalised to `other`, which is worth exercising.
+REJECTION_REASONS: tuple[str, ...] = DEFAULT_REJECTION_REASONS
+LOSS_REASONS: tuple[str, ...] = DEFAULT_LOSS_REASONS
+PIPELINE_STAGES: tuple[str, ...] = DEFAULT_PIPELINE_STAGES
 
 # Reasons outside the default lists: consumers must fold them into `other`.
 UNKNOWN_REJECTION_REASONS: tuple[str, ...] = ("spam", "duplicate_lead", "student", "job_seeker")

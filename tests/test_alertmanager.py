@@ -5,9 +5,7 @@ against a real Alertmanager)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -21,6 +19,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.prometheus_harness import running
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "dashboards" / "alertmanager"
@@ -167,30 +167,19 @@ def alertmanager(tmp_path: Path) -> Iterator[Running]:
     path = tmp_path / "alertmanager.yml"
     path.write_text(yaml.safe_dump(config))
     port = _free_port()
-    log = (tmp_path / "alertmanager.log").open("w")
-    process = subprocess.Popen(
-        [
-            ALERTMANAGER,
-            f"--config.file={path}",
-            f"--storage.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    argv = [
+        ALERTMANAGER,
+        f"--config.file={path}",
+        f"--storage.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+    ]
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait(lambda: _get(f"{url}/-/ready") is not None, process)
-        yield Running(url, webhook)
+        with running(argv, tmp_path / "alertmanager.log") as process:
+            _wait(lambda: _get(f"{url}/-/ready") is not None, process)
+            yield Running(url, webhook)
     finally:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
         server.shutdown()
         server.server_close()
 

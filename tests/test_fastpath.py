@@ -10,7 +10,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from events import Vocabulary, decode
+from events import EventType, Vocabulary, decode
 from events.decode import decode_reference
 from events.fastpath import DECODER
 from events.models import WIRE_EVENT
@@ -18,19 +18,7 @@ from events.models import WIRE_EVENT
 VOCABULARY = Vocabulary()
 NOW = 1_800_000_000_000_000  # 2027-01-15, after every generated timestamp
 
-TYPES = [
-    "lead.created",
-    "lead.scored",
-    "lead.mql",
-    "lead.contacted",
-    "lead.sql",
-    "lead.rejected",
-    "opportunity.created",
-    "opportunity.stage_changed",
-    "deal.won",
-    "deal.lost",
-    "lead.other",
-]
+TYPES = [*(str(kind) for kind in EventType), "lead.other"]
 TIMESTAMPS = st.one_of(
     st.datetimes(
         min_value=datetime(1990, 1, 1),

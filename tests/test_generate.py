@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from events import EventType
 from leadflow.generate import (
     BAD_LINE_KINDS,
     LOSS_REASONS,
@@ -31,18 +32,7 @@ from leadflow.generate import (
 )
 
 END = datetime(2026, 3, 1, tzinfo=UTC)
-TYPES = {
-    "lead.created",
-    "lead.scored",
-    "lead.mql",
-    "lead.contacted",
-    "lead.sql",
-    "lead.rejected",
-    "opportunity.created",
-    "opportunity.stage_changed",
-    "deal.won",
-    "deal.lost",
-}
+TYPES = {str(kind) for kind in EventType}
 STAGES = {"discovery", "demo", "proposal", "negotiation"}
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 

@@ -65,6 +65,20 @@ def test_events_off_their_lead_partition_are_re_keyed_by_lead(
     assert counter(workers, "leadflow_events_forwarded_total") > 0
 
 
+def dead_letters(deployment: Deployment) -> list[tuple[bytes, dict[str, bytes]]]:
+    """Everything in the deployment's dead-letter topic: (value, headers)."""
+    consumer = KafkaConsumer(
+        deployment.dlq_topic,
+        bootstrap_servers=deployment.bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5_000,
+    )
+    try:
+        return [(message.value, dict(message.headers)) for message in consumer]
+    finally:
+        consumer.close()
+
+
 BAD_LINES = [
     (b"\xff\xfe not utf-8", "not-utf8"),
     (b"{not json", "not-json"),
@@ -121,16 +135,10 @@ def test_each_bad_line_is_dead_lettered_with_its_reason_and_good_events_all_coun
     deployment.produce(mixed)
     assert converge([worker], good) == {}
 
-    consumer = KafkaConsumer(
-        deployment.dlq_topic,
-        bootstrap_servers=deployment.bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=5_000,
-    )
     letters = {
-        message.value: dict((k, v.decode()) for k, v in message.headers) for message in consumer
+        value: {key: raw.decode() for key, raw in headers.items()}
+        for value, headers in dead_letters(deployment)
     }
-    consumer.close()
     assert {value: headers[deadletter.REASON] for value, headers in letters.items()} == {
         line: reason for line, reason in BAD_LINES
     }
@@ -152,14 +160,7 @@ def test_a_bad_event_inside_a_bulk_message_is_dead_lettered_alone_with_its_index
     worker = deployment.worker("solo").start()
     deployment.produce(batch, batch=1)  # the file's one line is already a bulk message
     assert converge([worker], good) == {}
-    consumer = KafkaConsumer(
-        deployment.dlq_topic,
-        bootstrap_servers=deployment.bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=5_000,
-    )
-    letters = [(message.value, dict(message.headers)) for message in consumer]
-    consumer.close()
+    letters = dead_letters(deployment)
     assert len(letters) == 1
     value, headers = letters[0]
     assert value == bad_element
