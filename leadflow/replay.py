@@ -16,7 +16,7 @@ from events import Event, Rejection, decode, now_micros, to_micros
 from events.batch import split_batch
 from leadflow.config import ConfigError, load_funnel
 from leadflow.settings import Settings
-from projections import Family, Funnel, History, Ledger, export
+from projections import Calendar, Family, Funnel, History, Key, Ledger, export
 from projections.exposition import render
 
 PROGRESS_EVERY = 250_000
@@ -31,36 +31,33 @@ class ReplayResult:
     as_of: int | None
 
 
-def replay_lines(
-    lines: Iterable[bytes],
-    funnel: Funnel,
-    *,
-    now_us: int,
-    as_of: int | None = None,
-    history: History = History.LIVE,
-    on_bad: Callable[[int, Rejection], None] = lambda line, rejection: None,
-    on_progress: Callable[[int], None] = lambda lines: None,
-) -> ReplayResult:
-    """Decode, fold and export; `now_us` is the clock for the future-skew check."""
+@dataclass
+class Partial:
+    """A fold's outcome: additive totals of the leads it saw, and what it rejected."""
+
+    totals: dict[Key, int]
+    events: int
+    duplicates: int
+    bad: list[tuple[int, Rejection]]
+    latest: int | None
+
+
+Numbered = Iterable[tuple[int, bytes]]  # (line number, one event's bytes)
+
+
+def fold_numbered(parts: Numbered, funnel: Funnel, now_us: int) -> Partial:
+    """Decode and fold events; the same code in-process and in each parallel job."""
     ledger = Ledger(funnel)
-    bad = 0
+    bad: list[tuple[int, Rejection]] = []
+    vocabulary = funnel.vocabulary
 
     def good_events() -> Iterator[Event]:
-        nonlocal bad
-        vocabulary = funnel.vocabulary
-        for number, line in enumerate(lines, start=1):
-            if number % PROGRESS_EVERY == 0:
-                on_progress(number)
-            if line.isspace() or not line:
-                continue  # blank lines (a trailing newline, say) carry no event
-            elements = split_batch(line)
-            for part in (line,) if elements is None else elements:
-                decoded = decode(part, vocabulary, now_us)
-                if isinstance(decoded, Rejection):
-                    bad += 1
-                    on_bad(number, decoded)
-                else:
-                    yield decoded
+        for number, part in parts:
+            decoded = decode(part, vocabulary, now_us)
+            if isinstance(decoded, Rejection):
+                bad.append((number, decoded))
+            else:
+                yield decoded
 
     # Lead state holds no reference cycles; without the pause, the cyclic collector
     # rescans every live lead again and again as their number grows.
@@ -72,17 +69,56 @@ def replay_lines(
     finally:
         if collecting:
             gc.enable()
-    instant = as_of if as_of is not None else ledger.latest_event_ts
+    return Partial(
+        totals=ledger.totals,
+        events=sum(result.processed.values()),
+        duplicates=sum(result.duplicates.values()),
+        bad=bad,
+        latest=ledger.latest_event_ts,
+    )
+
+
+def numbered_parts(
+    lines: Iterable[bytes], on_progress: Callable[[int], None] = lambda lines: None
+) -> Iterator[tuple[int, bytes]]:
+    """Every event of a JSON-lines input with its line number; bulk lines split up."""
+    for number, line in enumerate(lines, start=1):
+        if number % PROGRESS_EVERY == 0:
+            on_progress(number)
+        if line.isspace() or not line:
+            continue  # blank lines (a trailing newline, say) carry no event
+        elements = split_batch(line)
+        if elements is None:
+            yield number, line
+        else:
+            for element in elements:
+                yield number, element
+
+
+def replay_lines(
+    lines: Iterable[bytes],
+    funnel: Funnel,
+    *,
+    now_us: int,
+    as_of: int | None = None,
+    history: History = History.LIVE,
+    on_bad: Callable[[int, Rejection], None] = lambda line, rejection: None,
+    on_progress: Callable[[int], None] = lambda lines: None,
+) -> ReplayResult:
+    """Decode, fold and export; `now_us` is the clock for the future-skew check."""
+    partial = fold_numbered(numbered_parts(lines, on_progress), funnel, now_us)
+    for number, rejection in partial.bad:
+        on_bad(number, rejection)
+    instant = as_of if as_of is not None else partial.latest
+    calendar = Calendar(funnel.timezone)
     families = (
-        export(ledger.totals, funnel, ledger.calendar, instant, history)
-        if instant is not None
-        else []
+        export(partial.totals, funnel, calendar, instant, history) if instant is not None else []
     )
     return ReplayResult(
         families=families,
-        events=sum(result.processed.values()),
-        duplicates=sum(result.duplicates.values()),
-        bad_lines=bad,
+        events=partial.events,
+        duplicates=partial.duplicates,
+        bad_lines=len({number for number, _ in partial.bad}),
         as_of=instant,
     )
 
