@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     store: StoreKind = StoreKind.MEMORY
     data_dir: Path = Path("var/leadflow")
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 2000
-    batch_timeout: Duration = Field(default="200ms")
+    batch_timeout: Duration = Field(default="100ms")
     session_timeout: Duration = Field(default="10s")
     uvloop: bool = True
 
