@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install system-deps lint format dashboards clean
+.PHONY: demo test install system-deps lint format dashboards bench clean
 
 demo: install  ## local broker, two workers, live synthetic events, Prometheus and Alertmanager if present
 	$(BIN)/leadflow demo
@@ -33,6 +33,9 @@ format: install
 
 dashboards: install  ## regenerate the Grafana dashboards JSON from code
 	$(BIN)/leadflow dashboards build
+
+bench: install  ## the performance harness (separate from the tests): prints and saves a table
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

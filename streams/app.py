@@ -28,7 +28,7 @@ from leadflow.settings import Settings, StoreKind
 from projections import BatchResult, Funnel
 from projections.exposition import render
 from streams import stores
-from streams.changelog import ChangelogWriter
+from streams.changelog import ChangelogWriter, RocksDBState
 from streams.deadletter import Origin, dead_letter_headers
 from streams.ledgers import PartitionLedgers, encode_state
 from streams.partitioning import lead_partition
@@ -110,7 +110,9 @@ def _wire(worker: Worker) -> None:
     batch = settings.batch_size
     within = settings.batch_timeout.total_seconds()
 
-    changelog = ChangelogWriter(app, table.changelog_topic.get_topic_name())
+    changelog_topic = table.changelog_topic.get_topic_name()
+    local = RocksDBState(table, changelog_topic) if settings.store is StoreKind.ROCKSDB else None
+    changelog = ChangelogWriter(app, changelog_topic, local)
 
     async def fold(by_partition: dict[int, list[Event]]) -> None:
         for partition, events in by_partition.items():

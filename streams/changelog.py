@@ -6,28 +6,82 @@ aiokafka record batches through Faust's *own* producer costs a few microseconds 
 record and keeps the guarantee that matters: Faust flushes that producer before
 it commits offsets, so state is durable before the events that made it are
 acknowledged. Faust still owns the topic and reads it back on recovery.
+
+With the RocksDB store the same states are written to the partition's local
+database, and the store's persisted changelog offset advances when Kafka has the
+batch, so a restart reads only the changelog's tail. Local state newer than the
+changelog is harmless: replayed events are recognised by id.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
+
+from faust.types import TP
+
+
+class LocalState(Protocol):
+    def put(self, partition: int, records: list[tuple[bytes, bytes]]) -> None: ...
+
+    def persisted(self, partition: int, offset: int) -> None: ...
+
+
+class RocksDBState:
+    """The RocksDB store of Faust's lead table, written alongside the changelog."""
+
+    def __init__(self, table: Any, changelog: str) -> None:
+        self._table = table  # its store is created by Faust when the table starts
+        self._changelog = changelog
+        self._offsets: dict[int, int] = {}
+
+    def put(self, partition: int, records: list[tuple[bytes, bytes]]) -> None:
+        db = self._table.data._db_for_partition(partition)
+        for key, value in records:
+            db.put(key, value)
+
+    def persisted(self, partition: int, offset: int) -> None:
+        if offset > self._offsets.get(partition, -1):
+            self._offsets[partition] = offset
+            self._table.data.set_persisted_offset(TP(self._changelog, partition), offset)
 
 
 class ChangelogWriter:
-    def __init__(self, app: Any, topic: str) -> None:
+    def __init__(self, app: Any, topic: str, local: LocalState | None = None) -> None:
         self._app = app
         self.topic = topic
+        self._local = local
         self.records = 0
 
     async def write(self, partition: int, records: Iterable[tuple[bytes, bytes]]) -> None:
+        pending = list(records)
+        if not pending:
+            return
+        if self._local is not None:
+            self._local.put(partition, pending)
         producer = self._app.producer._ensure_producer()  # the aiokafka producer Faust flushes
-        batch = producer.create_batch()
-        for key, value in records:
+        batch, count = producer.create_batch(), 0
+        for key, value in pending:
             if batch.append(key=key, value=value, timestamp=None) is None:
-                await producer.send_batch(batch, self.topic, partition=partition)
-                batch = producer.create_batch()
+                await self._send(producer, batch, partition, count)
+                batch, count = producer.create_batch(), 0
                 batch.append(key=key, value=value, timestamp=None)
-            self.records += 1
-        if batch.record_count():
-            await producer.send_batch(batch, self.topic, partition=partition)
+            count += 1
+        await self._send(producer, batch, partition, count)
+        self.records += len(pending)
+
+    async def _send(self, producer: Any, batch: Any, partition: int, count: int) -> None:
+        delivered: asyncio.Future[Any] = await producer.send_batch(
+            batch, self.topic, partition=partition
+        )
+        local = self._local
+        if local is not None:
+            # The batch's last record is at base offset + count - 1 once Kafka has it.
+            delivered.add_done_callback(
+                lambda done: (
+                    None
+                    if done.cancelled() or done.exception()
+                    else local.persisted(partition, done.result().offset + count - 1)
+                )
+            )
