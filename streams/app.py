@@ -28,7 +28,7 @@ from leadflow.settings import Settings, StoreKind
 from projections import BatchResult, Funnel
 from projections.exposition import render
 from streams import stores
-from streams.changelog import ChangelogWriter, RocksDBState
+from streams.changelog import ChangelogWriter, LocalState, MemoryState, RocksDBState
 from streams.deadletter import Origin, dead_letter_headers
 from streams.ledgers import PartitionLedgers, encode_state
 from streams.partitioning import lead_partition
@@ -111,7 +111,11 @@ def _wire(worker: Worker) -> None:
     within = settings.batch_timeout.total_seconds()
 
     changelog_topic = table.changelog_topic.get_topic_name()
-    local = RocksDBState(table, changelog_topic) if settings.store is StoreKind.ROCKSDB else None
+    local: LocalState = (
+        RocksDBState(table, changelog_topic)
+        if settings.store is StoreKind.ROCKSDB
+        else MemoryState(table)
+    )
     changelog = ChangelogWriter(app, changelog_topic, local)
 
     async def fold(by_partition: dict[int, list[Event]]) -> None:

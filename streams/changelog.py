@@ -7,10 +7,11 @@ record and keeps the guarantee that matters: Faust flushes that producer before
 it commits offsets, so state is durable before the events that made it are
 acknowledged. Faust still owns the topic and reads it back on recovery.
 
-With the RocksDB store the same states are written to the partition's local
-database, and the store's persisted changelog offset advances when Kafka has the
-batch, so a restart reads only the changelog's tail. Local state newer than the
-changelog is harmless: replayed events are recognised by id.
+The same states also go to the table's own store, as Faust's table writes would
+have put them: Faust trusts its store for partitions a worker keeps across a
+rebalance. With RocksDB the store's persisted changelog offset advances when Kafka
+has the batch, so a restart reads only the changelog's tail. Local state newer than
+the changelog is harmless: replayed events are recognised by id.
 """
 
 from __future__ import annotations
@@ -26,6 +27,28 @@ class LocalState(Protocol):
     def put(self, partition: int, records: list[tuple[bytes, bytes]]) -> None: ...
 
     def persisted(self, partition: int, offset: int) -> None: ...
+
+
+class MemoryState:
+    """Faust's in-memory table store, kept current with what the changelog gets.
+
+    Faust re-reads the changelog only for partitions newly assigned to a worker;
+    for partitions it keeps across a rebalance it trusts its store, from which the
+    ledgers are rebuilt.
+    """
+
+    def __init__(self, table: Any) -> None:
+        self._table = table  # its store is created by Faust when the table starts
+
+    def put(self, partition: int, records: list[tuple[bytes, bytes]]) -> None:
+        store = self._table.data
+        data, placed = store.data, store._key_partition
+        for key, value in records:
+            data[key] = value
+            placed[key] = partition
+
+    def persisted(self, partition: int, offset: int) -> None:
+        pass  # nothing local survives a restart
 
 
 class RocksDBState:
