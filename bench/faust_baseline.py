@@ -15,7 +15,6 @@ import sys
 import time
 from typing import Any
 
-from bench import loops
 from bench.harness import (
     Context,
     WorkerProcess,
@@ -142,55 +141,8 @@ def main() -> int:
         from leadflow.cli import main as leadflow_main
 
         return leadflow_main(["worker", "--loglevel", "info"])
-    return _standalone()
-
-
-def _standalone() -> int:
-    """Fallback when the worker's wiring hook is gone: the same settings, built here."""
-    import faust
-
-    global _wiring
-    _wiring = "standalone app (streams.app._wire not found)"
-
-    from leadflow.config import load_funnel
-    from leadflow.settings import Settings, StoreKind
-    from streams.app import Worker
-    from streams.ledgers import PartitionLedgers
-    from streams.telemetry import Telemetry
-    from streams.topics import ensure_topics, plan
-
-    use_uvloop, _ = loops.worker_wants_uvloop()
-    loops.install(use_uvloop)
-    settings = Settings()
-    ensure_topics(settings)
-    funnel = load_funnel(settings.config)
-    app = faust.App(
-        settings.app_id,
-        broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
-        store="rocksdb://" if settings.store is StoreKind.ROCKSDB else "memory://",
-        datadir=str(settings.data_dir),
-        topic_partitions=settings.partitions,
-        topic_replication_factor=1,
-        consumer_auto_offset_reset="earliest",
-        broker_session_timeout=settings.session_timeout.total_seconds(),
-        broker_heartbeat_interval=max(settings.session_timeout.total_seconds() / 5, 0.5),
-        web_enabled=True,
-        web_bind=settings.metrics_host,
-        web_port=settings.metrics_port,
-        processing_guarantee="at_least_once",
-    )
-    worker = Worker(
-        app=app,
-        settings=settings,
-        funnel=funnel,
-        topics=plan(settings),
-        ledgers=PartitionLedgers(funnel, settings.partitions),
-        telemetry=Telemetry(),
-        events_copartitioned=True,
-    )
-    _bare_wire(worker)
-    faust.Worker(app, loglevel="info", quiet=True).execute_from_commandline()
-    return 0
+    # Same settings as the worker, by construction: only its wiring is swapped.
+    raise SystemExit("bench: streams.app._wire not found; the baseline swaps the worker's wiring")
 
 
 if __name__ == "__main__":
