@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -21,6 +20,7 @@ import pytest
 import yaml
 
 from tests.prometheus_harness import running
+from tests.streaming import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "dashboards" / "alertmanager"
@@ -166,7 +166,7 @@ def alertmanager(tmp_path: Path) -> Iterator[Running]:
     (tmp_path / "templates").symlink_to(CONFIG_DIR / "templates")
     path = tmp_path / "alertmanager.yml"
     path.write_text(yaml.safe_dump(config))
-    port = _free_port()
+    port = free_port()
     argv = [
         ALERTMANAGER,
         f"--config.file={path}",
@@ -207,12 +207,6 @@ def _webhook_server(webhook: Webhook) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _get(url: str) -> Any:

@@ -13,7 +13,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +30,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from projections import catalog
 from tests.prometheus_harness import TEMPLATE_VALUES, query, substitute
+from tests.streaming import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES_DIR = ROOT / "dashboards" / "prometheus" / "rules"
@@ -207,7 +207,7 @@ def _run_stack(work: Path, config: dict | None) -> Iterator[Stack]:
     exports = [_leadflow("replay", str(half), "--as-of", AS_OF, env=env) for half in halves]
     full = _parse(_leadflow("replay", str(events), "--as-of", AS_OF, env=env))
     servers = [_serve(text + _operational(index)) for index, text in enumerate(exports)]
-    port = _free_port()
+    port = free_port()
     (work / "prometheus.yml").write_text(
         _prometheus_config([server.server_address[1] for server in servers])
     )
@@ -302,12 +302,6 @@ def _serve(body: str) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _prometheus_config(ports: list[int]) -> str:
