@@ -86,6 +86,21 @@ def build() -> JSON:
             ),
         ),
         timeseries(
+            "Lead partitions covered by ready workers",
+            Query("cluster:leadflow_lead_partitions_ready:ratio", "covered"),
+            unit="percentunit",
+            min=0,
+            description=(
+                "Funnel sums are recorded only at 100 %: below, a worker is down, "
+                "restoring or not yet scraped, and the business boards show a gap."
+            ),
+        ),
+        timeseries(
+            "Ready lead partitions per worker",
+            Query("leadflow_partitions_owned * leadflow_ready", "{{instance}}"),
+            stack=True,
+        ),
+        timeseries(
             "Leads held per worker",
             Query("sum by (instance) (leadflow_leads_tracked)", "{{instance}}"),
         ),

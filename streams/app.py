@@ -83,7 +83,7 @@ def create_worker(settings: Settings, funnel: Funnel, events_partitions: int) ->
         funnel=funnel,
         topics=topics,
         ledgers=PartitionLedgers(funnel, settings.partitions),
-        telemetry=Telemetry(),
+        telemetry=Telemetry(settings.partitions),
         events_copartitioned=events_partitions == settings.partitions,
     )
     _wire(worker)

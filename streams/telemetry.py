@@ -33,8 +33,18 @@ LATENCY_BUCKETS = (
 class Telemetry:
     """One registry per worker, so tests can run several apps in one process."""
 
-    def __init__(self) -> None:
+    def __init__(self, lead_partitions: int = 1) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        # With `leadflow_partitions_owned` and `leadflow_ready` summed over workers,
+        # this tells the recording rules whether the additive sums are whole: a
+        # worker not yet scraped, down or restoring would otherwise make them silently
+        # partial, and every ratio wrong.
+        self.lead_partitions = Gauge(
+            "leadflow_lead_partitions",
+            "Partitions of the lead state; ready workers must own all of them.",
+            registry=self.registry,
+        )
+        self.lead_partitions.set(lead_partitions)
         self.processed = Counter(
             "leadflow_events_processed",
             "Valid events folded into state, by type (duplicates excluded).",

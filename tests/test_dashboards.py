@@ -19,6 +19,7 @@ from dashboards.build import DASHBOARDS, build_all, main, panel_queries, render
 from leadflow.cli import main as leadflow_main
 from leadflow.dashboards import PUSH_MESSAGE, ensure_folder, folder_uid, push_payloads
 from projections import catalog
+from streams.telemetry import Telemetry
 
 ROOT = Path(__file__).resolve().parents[1]
 GRAFANA_DIR = ROOT / "dashboards" / "grafana"
@@ -27,16 +28,11 @@ RECORDING = ROOT / "dashboards" / "prometheus" / "rules" / "leadflow-recording.y
 BUSINESS = ("leadflow-funnel.json", "leadflow-sources.json", "leadflow-velocity.json")
 
 # The workers' operational series (streams/telemetry.py) and Prometheus' own.
+# What a live worker exports besides the catalogue: its telemetry registry.
 OPERATIONAL = {
-    "leadflow_events_processed_total",
-    "leadflow_events_duplicate_total",
-    "leadflow_events_dead_lettered_total",
-    "leadflow_processing_errors_total",
-    "leadflow_rebalances_total",
-    "leadflow_last_event_timestamp_seconds",
-    "leadflow_event_time_lag_seconds",
-    "leadflow_consumer_lag",
-    "leadflow_leads_tracked",
+    name
+    for family in Telemetry().registry.collect()
+    for name in (family.name, *(sample.name for sample in family.samples))
 }
 
 

@@ -63,7 +63,8 @@ def _recorded_names() -> list[str]:
 
 
 def test_recording_rule_names_follow_level_metric_operation() -> None:
-    levels = {catalog.LEVEL_SOURCE, catalog.LEVEL_ALL, "stage"}
+    # cluster: the coverage of lead partitions, summed over every worker.
+    levels = {catalog.LEVEL_SOURCE, catalog.LEVEL_ALL, "stage", "cluster"}
     for name in _recorded_names():
         level, metric, operation = name.split(":")
         assert level in levels, name
@@ -282,6 +283,10 @@ def _operational(index: int) -> str:
         "leadflow_event_time_lag_seconds 2.5\n"
         f'leadflow_consumer_lag{{topic="lead-events",partition="{index}"}} 3\n'
         f"leadflow_leads_tracked {500 + index}\n"
+        # Each half owns three of six lead partitions, restored: the sums are whole.
+        "leadflow_lead_partitions 6\n"
+        "leadflow_partitions_owned 3\n"
+        "leadflow_ready 1\n"
     )
 
 
@@ -357,6 +362,8 @@ def _expected(name: str, full: dict[str, Series]) -> Series:
     if name in full:  # a derived series replay prints itself
         return full[name]
     level, metric, operation = name.split(":")
+    if level == "cluster":  # coverage: two halves of three lead partitions each
+        return {frozenset(): 6.0 if operation == "sum" else 1.0}
     qualified = next(dict(labels)["stage"] for labels in full[catalog.FUNNEL_STAGE_INFO])
     if name == "stage:leadflow_qualified_stage:info":
         return {frozenset({("stage", qualified), ("from_stage", qualified)}): 1.0}
