@@ -63,7 +63,7 @@ def create_worker(settings: Settings, funnel: Funnel, events_partitions: int) ->
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
         broker_credentials=faust_credentials(settings),
-        store=f"{stores.SCHEME}://" if settings.store is StoreKind.ROCKSDB else "memory://",
+        store=f"{stores.SCHEME if settings.store is StoreKind.ROCKSDB else stores.MEMORY_SCHEME}://",
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
@@ -114,7 +114,7 @@ def _wire(worker: Worker) -> None:
     local: LocalState = (
         RocksDBState(table, changelog_topic)
         if settings.store is StoreKind.ROCKSDB
-        else MemoryState(table)
+        else MemoryState(table, changelog_topic)
     )
     changelog = ChangelogWriter(app, changelog_topic, local)
 

@@ -30,15 +30,16 @@ class LocalState(Protocol):
 
 
 class MemoryState:
-    """Faust's in-memory table store, kept current with what the changelog gets.
+    """The lead table's in-memory store, kept current with what the changelog gets.
 
-    Faust re-reads the changelog only for partitions newly assigned to a worker;
-    for partitions it keeps across a rebalance it trusts its store, from which the
-    ledgers are rebuilt.
+    Faust re-reads the changelog only for partitions newly assigned to a worker,
+    and only past the offsets the store reports as persisted; for partitions it
+    keeps across a rebalance it trusts its store, from which the ledgers are rebuilt.
     """
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, changelog: str) -> None:
         self._table = table  # its store is created by Faust when the table starts
+        self._changelog = changelog
 
     def put(self, partition: int, records: list[tuple[bytes, bytes]]) -> None:
         store = self._table.data
@@ -48,7 +49,7 @@ class MemoryState:
             placed[key] = partition
 
     def persisted(self, partition: int, offset: int) -> None:
-        pass  # nothing local survives a restart
+        self._table.data.set_persisted_offset(TP(self._changelog, partition), offset)
 
 
 class RocksDBState:
