@@ -217,7 +217,11 @@ def _wire(worker: Worker) -> None:
         active = {
             tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.by_lead
         }
-        restored = worker.ledgers.assign(active, table.data.items())
+        store = table.data
+        # The memory store is only a restore buffer: drained, each state is freed as
+        # its lead object is built, which keeps the peak near the ledgers' own size.
+        stored = store.drain() if isinstance(store, stores.LeadMemoryStore) else store.items()
+        restored = worker.ledgers.assign(active, stored)
         _settle_memory()
         telemetry.rebalances.inc()
         telemetry.partitions.set(len(active))

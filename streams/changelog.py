@@ -5,11 +5,12 @@ of microseconds each; a batch of events touches hundreds of leads. Appending to
 aiokafka record batches through Faust's *own* producer costs a few microseconds a
 record and keeps the guarantee that matters: Faust flushes that producer before
 it commits offsets, so state is durable before the events that made it are
-acknowledged. Faust still owns the topic and reads it back on recovery.
+acknowledged. Faust still owns the topic and its recovery; the memory store reads
+the topic back faster itself (`streams.stores`).
 
-The same states also go to the table's own store, as Faust's table writes would
-have put them: Faust trusts its store for partitions a worker keeps across a
-rebalance. With RocksDB the store's persisted changelog offset advances when Kafka
+With RocksDB the same states also go to the table's own store, as Faust's table
+writes would have put them (Faust trusts its store for partitions a worker keeps
+across a rebalance), and the store's persisted changelog offset advances when Kafka
 has the batch, so a restart reads only the changelog's tail. Local state newer than
 the changelog is harmless: replayed events are recognised by id.
 """
@@ -30,11 +31,11 @@ class LocalState(Protocol):
 
 
 class MemoryState:
-    """The lead table's in-memory store, kept current with what the changelog gets.
+    """The memory store's part: persisted offsets only.
 
-    Faust re-reads the changelog only for partitions newly assigned to a worker,
-    and only past the offsets the store reports as persisted; for partitions it
-    keeps across a rebalance it trusts its store, from which the ledgers are rebuilt.
+    Its values live in the ledgers; the store is refilled from the changelog on
+    every assignment (`streams.stores.LeadMemoryStore`), so only the offsets Kafka
+    has acknowledged are passed on, to tell Faust's recovery where the log ends.
     """
 
     def __init__(self, table: Any, changelog: str) -> None:
@@ -42,11 +43,7 @@ class MemoryState:
         self._changelog = changelog
 
     def put(self, partition: int, records: list[tuple[bytes, bytes]]) -> None:
-        store = self._table.data
-        data, placed = store.data, store._key_partition
-        for key, value in records:
-            data[key] = value
-            placed[key] = partition
+        pass
 
     def persisted(self, partition: int, offset: int) -> None:
         self._table.data.set_persisted_offset(TP(self._changelog, partition), offset)

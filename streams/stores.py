@@ -8,7 +8,7 @@ so it computes it. Registered as the `leadrocks://` store URL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from faust.stores import STORES
@@ -32,13 +32,16 @@ class LeadRocksDBStore(RocksDBStore):
 
 
 class LeadMemoryStore(MemoryStore):
-    """Faust's in-memory store, restored by reading the changelog directly.
+    """A restore buffer in front of the ledgers, filled straight from the changelog.
 
-    On assignment, the newly owned changelog partitions are read by a consumer of
-    their own (`streams.restore`), an order of magnitude faster than Faust's
-    recovery. The store then reports the offsets it reached, and the offsets of the
-    batches the worker writes, as persisted: Faust's recovery reads only what came
-    after them, as it does for a RocksDB store. Registered as `leadmemory://`.
+    The ledgers hold each lead's state as objects; keeping the same states again as
+    bytes here would double the memory per lead. So between rebalances this store is
+    empty: on every assignment it reads the assigned changelog partitions with a
+    consumer of its own (`streams.restore`, an order of magnitude faster than
+    Faust's recovery), the worker drains it into fresh ledgers, and it is empty
+    again. It reports the offsets it reached, and those of the batches the worker
+    writes, as persisted: Faust's recovery reads only what came after them (nothing,
+    unless the fast read stalled). Registered as `leadmemory://`.
     """
 
     def __post_init__(self) -> None:
@@ -67,32 +70,34 @@ class LeadMemoryStore(MemoryStore):
         newly_assigned: set[TP],
         generation_id: int = 0,
     ) -> None:
+        # Every assigned partition, kept ones too: Kafka revokes them all at the start
+        # of a rebalance and the worker rebuilds every ledger, and only the changelog
+        # is sure to hold what another owner wrote in between.
         changelog = self.table.changelog_topic_name
-        for tp in revoked:
-            self._offsets.pop(tp, None)
-        fresh = {tp.partition for tp in newly_assigned if tp.topic == changelog}
-        if not fresh:
-            return
-        self._forget(fresh)  # what an earlier ownership of these partitions left
-        reached = await read_changelog(_connection(self.app), changelog, fresh, self._apply)
+        self._offsets.clear()
+        self._clear()
+        self._key_partition.clear()
+        owned = {tp.partition for tp in assigned if tp.topic == changelog}
+        reached = await read_changelog(_connection(self.app), changelog, owned, self._apply)
         for partition, offset in reached.items():
             self._offsets[TP(changelog, partition)] = offset
 
+    def drain(self) -> Iterator[tuple[bytes, bytes]]:
+        """Hand over every stored state, freeing each as it goes."""
+        data = self.data
+        while data:
+            yield data.popitem()
+        data.clear()  # also releases the hash table
+        self._key_partition.clear()
+
     def _apply(self, partition: int, records: list[Any]) -> None:
-        data, placed = self.data, self._key_partition
+        # No key -> partition index: the worker places leads by their id.
+        data = self.data
         for record in records:
             if record.value is None:
                 data.pop(record.key, None)
-                placed.pop(record.key, None)
             else:
                 data[record.key] = record.value
-                placed[record.key] = partition
-
-    def _forget(self, partitions: set[int]) -> None:
-        stale = [key for key, partition in self._key_partition.items() if partition in partitions]
-        for key in stale:
-            self.data.pop(key, None)
-            del self._key_partition[key]
 
 
 def _connection(app: Any) -> dict[str, Any]:
