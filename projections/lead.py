@@ -206,7 +206,7 @@ class LeadState:
     def from_wire(cls, wire: list[Any]) -> LeadState:
         if not wire or wire[0] != 1:
             raise ValueError(f"unknown lead-state format {wire[:1]!r}")
-        state = cls()
+        state = cls.__new__(cls)  # every slot is set below: skip __init__'s defaults
         state.times = array("q", wire[1])
         state.seen = array("Q", wire[2])
         state.source = None if wire[3] is None else intern(wire[3])

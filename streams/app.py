@@ -220,7 +220,9 @@ def _wire(worker: Worker) -> None:
         store = table.data
         # The memory store is only a restore buffer: drained, each state is freed as
         # its lead object is built, which keeps the peak near the ledgers' own size.
-        stored = store.drain() if isinstance(store, stores.LeadMemoryStore) else store.items()
+        stored = (
+            store.drain() if isinstance(store, stores.LeadMemoryStore) else store.partition_items()
+        )
         restored = worker.ledgers.assign(active, stored)
         _settle_memory()
         telemetry.rebalances.inc()

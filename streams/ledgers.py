@@ -8,7 +8,6 @@ import orjson
 
 from events import now_micros
 from projections import Calendar, Family, Funnel, History, LeadState, Ledger, export, merge_totals
-from streams.partitioning import lead_partition
 
 
 def encode_state(state: LeadState) -> bytes:
@@ -40,22 +39,22 @@ class PartitionLedgers:
         for partition in partitions:
             self.by_partition.pop(partition, None)
 
-    def assign(self, active: set[int], stored: Iterable[tuple[bytes, bytes]]) -> int:
+    def assign(self, active: set[int], stored: Iterable[tuple[int, bytes, bytes]]) -> int:
         """Own exactly `active`; rebuild newly owned partitions from durable state.
 
-        Returns how many leads were restored. A partition revoked and assigned
-        again is rebuilt too: another worker may have owned it in between.
+        `stored` yields (partition, lead id, state) as the store holds them. Returns
+        how many leads were restored. A partition revoked and assigned again is
+        rebuilt too: another worker may have owned it in between.
         """
         self.revoke(set(self.by_partition) - active)
         fresh = active - set(self.by_partition)
         restored = 0
         if fresh:
             ledgers = {partition: Ledger(self.funnel, self.calendar) for partition in fresh}
-            for key, value in stored:
-                lead_id = key.decode()
-                ledger = ledgers.get(lead_partition(lead_id, self.partitions))
+            for partition, key, value in stored:
+                ledger = ledgers.get(partition)
                 if ledger is not None and value:
-                    ledger.leads[lead_id] = decode_state(value)
+                    ledger.leads[key.decode()] = decode_state(value)
                     restored += 1
             for ledger in ledgers.values():
                 ledger.rebuild()

@@ -30,6 +30,15 @@ class LeadRocksDBStore(RocksDBStore):
         self._key_index[key] = partition
         self._db_for_partition(partition).put(key, value)
 
+    def partition_items(self) -> Iterator[tuple[int, bytes, bytes]]:
+        """(partition, lead id, state) of the active partitions, read per database."""
+        topic = self.table.changelog_topic_name
+        actives = self.app.assignor.assigned_actives()
+        for partition, db in list(self._dbs.items()):
+            if TP(topic, partition) in actives:
+                for key, value in self._visible_items(db):
+                    yield partition, key, value
+
 
 class LeadMemoryStore(MemoryStore):
     """A restore buffer in front of the ledgers, filled straight from the changelog.
@@ -47,6 +56,9 @@ class LeadMemoryStore(MemoryStore):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._offsets: dict[TP, int] = {}
+        # What the fast read got, per partition; Faust's recovery of anything after
+        # it lands in `data` (with `_key_partition`), as in its own memory store.
+        self._read: dict[int, dict[bytes, bytes]] = {}
 
     def persisted_offset(self, tp: TP) -> int | None:
         return self._offsets.get(tp)
@@ -61,7 +73,10 @@ class LeadMemoryStore(MemoryStore):
         events = list(batch)
         super().apply_changelog_batch(events, to_key, to_value)
         for event in events:
-            self.set_persisted_offset(event.message.tp, event.message.offset)
+            message = event.message
+            if message.value is None:  # a tombstone also removes what the fast read got
+                self._read.get(message.partition, {}).pop(message.key, None)
+            self.set_persisted_offset(message.tp, message.offset)
 
     async def on_rebalance(
         self,
@@ -75,6 +90,7 @@ class LeadMemoryStore(MemoryStore):
         # is sure to hold what another owner wrote in between.
         changelog = self.table.changelog_topic_name
         self._offsets.clear()
+        self._read.clear()
         self._clear()
         self._key_partition.clear()
         owned = {tp.partition for tp in assigned if tp.topic == changelog}
@@ -82,22 +98,27 @@ class LeadMemoryStore(MemoryStore):
         for partition, offset in reached.items():
             self._offsets[TP(changelog, partition)] = offset
 
-    def drain(self) -> Iterator[tuple[bytes, bytes]]:
-        """Hand over every stored state, freeing each as it goes."""
-        data = self.data
-        while data:
-            yield data.popitem()
-        data.clear()  # also releases the hash table
-        self._key_partition.clear()
+    def drain(self) -> Iterator[tuple[int, bytes, bytes]]:
+        """Hand over (partition, lead id, state), oldest source first, freeing as it goes."""
+        for partition, values in self._read.items():
+            while values:
+                key, value = values.popitem()
+                yield partition, key, value
+        self._read.clear()
+        tail, placed = self.data, self._key_partition
+        while tail:
+            key, value = tail.popitem()
+            yield placed[key], key, value
+        tail.clear()  # also releases the hash tables
+        placed.clear()
 
     def _apply(self, partition: int, records: list[Any]) -> None:
-        # No key -> partition index: the worker places leads by their id.
-        data = self.data
+        values = self._read.setdefault(partition, {})
         for record in records:
             if record.value is None:
-                data.pop(record.key, None)
+                values.pop(record.key, None)
             else:
-                data[record.key] = record.value
+                values[record.key] = record.value
 
 
 def _connection(app: Any) -> dict[str, Any]:
