@@ -169,21 +169,16 @@ def run_restart(ctx: Context) -> Outcome:
 
 
 def _compare_stores(outcome: Outcome) -> None:
-    """Flag a RocksDB restart that is no faster than rebuilding everything from the changelog.
+    """Record how a RocksDB restart compares with the memory store's full re-read.
 
-    The memory store always rebuilds from the whole changelog; RocksDB should only read its
-    tail. Faust's recovery log says where reading started, but only while that logger is
-    at INFO, so the timing comparison is the check that always works.
+    Both now read at Kafka's speed and spend most of a restart rebuilding the
+    aggregates, so the ratio is information, not a check: whether RocksDB used its
+    persisted offsets is judged from Faust's recovery log (see `run_restart`).
     """
     rocks = outcome.details.get("restart_rocksdb", {}).get("seconds")
     memory = outcome.details.get("restart_memory", {}).get("seconds")
-    if not rocks or not memory:
-        return
-    ratio = rocks / memory
-    outcome.details["rocksdb_vs_memory_restart"] = ratio
-    for row in outcome.rows:
-        if row.key == "restart_rocksdb" and not row.note and ratio > 0.7:
-            row.note = f"{ratio:.2f}x the memory store's full rebuild: local state barely helped"
+    if rocks and memory:
+        outcome.details["rocksdb_vs_memory_restart"] = rocks / memory
 
 
 def recovery_starts(log_text: str) -> list[int]:
