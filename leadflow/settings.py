@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var/leadflow")
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 2000
     batch_timeout: Duration = Field(default="100ms")
+    # Kafka messages (not events) each agent may hold ahead of processing: Faust's
+    # default. A backfill of bulk messages fills it with up to 500x as many events.
+    stream_buffer: Annotated[int, Field(ge=1, le=100_000)] = 4096
     session_timeout: Duration = Field(default="10s")
     uvloop: bool = True
 

@@ -87,6 +87,7 @@ def create_worker(settings: Settings, funnel: Funnel, events_partitions: int) ->
         web_bind=settings.metrics_host,
         web_port=settings.metrics_port,
         processing_guarantee="at_least_once",
+        stream_buffer_maxsize=settings.stream_buffer,
     )
     worker = Worker(
         app=app,
