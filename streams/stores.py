@@ -8,6 +8,7 @@ so it computes it. Registered as the `leadrocks://` store URL.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -22,6 +23,8 @@ from streams.restore import read_changelog
 
 SCHEME = "leadrocks"
 MEMORY_SCHEME = "leadmemory"
+
+log = logging.getLogger(__name__)
 
 
 class LeadRocksDBStore(RocksDBStore):
@@ -94,7 +97,12 @@ class LeadMemoryStore(MemoryStore):
         self._clear()
         self._key_partition.clear()
         owned = {tp.partition for tp in assigned if tp.topic == changelog}
-        reached = await read_changelog(_connection(self.app), changelog, owned, self._apply)
+        try:
+            reached = await read_changelog(_connection(self.app), changelog, owned, self._apply)
+        except Exception:  # the fast path must never cost the worker its state
+            log.exception("fast changelog read failed; Faust's recovery reads it all")
+            self._read.clear()
+            return
         for partition, offset in reached.items():
             self._offsets[TP(changelog, partition)] = offset
 
