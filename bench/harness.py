@@ -54,10 +54,14 @@ class Sizes:
     replay_events: int = 1_000_000
     bulk_batch: int = 500  # events per bulk message, if `leadflow produce --batch` exists
     restart_separate_fills: bool = False  # fill each store by processing (2x the time)
+    # Bare Faust and one worker, run alternately this many times: the worker/Faust
+    # ratio is a median, since one pair on this machine swings by +-6 points.
+    ratio_pairs: int = 3
 
     @classmethod
     def quick(cls) -> Sizes:
         return cls(
+            ratio_pairs=1,
             throughput_events=30_000,
             latency_seconds=15.0,
             restart_leads=50_000,

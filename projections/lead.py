@@ -167,11 +167,19 @@ class LeadState:
         return None if best is None else best[1]
 
     def copy(self) -> LeadState:
+        # Spelled out (no loop over __slots__): a copy is taken per lead per batch.
+        # Arrays are the only mutable fields; tuples and strings are shared safely.
         twin = LeadState.__new__(LeadState)
-        for name in LeadState.__slots__:
-            value = getattr(self, name)
-            # Arrays are the only mutable fields; tuples and strings are shared safely.
-            setattr(twin, name, array(value.typecode, value) if isinstance(value, array) else value)
+        twin.times = self.times[:]
+        twin.seen = self.seen[:]
+        twin.source = self.source
+        twin.source_event = self.source_event
+        twin.rejection = self.rejection
+        twin.loss = self.loss
+        twin.opportunity_amount = self.opportunity_amount
+        twin.won_amount = self.won_amount
+        twin.scores = None if self.scores is None else self.scores[:]
+        twin.pipeline = self.pipeline
         return twin
 
     def latest_ts(self) -> int | None:

@@ -18,6 +18,7 @@ from projections.lead import LeadState, Outcome
 from projections.periods import Calendar
 
 _DUPLICATE = Outcome.DUPLICATE
+_CHANGED = Outcome.CHANGED
 
 
 @dataclass
@@ -58,15 +59,18 @@ class Ledger:
         if state is None:
             state = LeadState()
         changed = stored = False
+        latest = self.latest_event_ts
         for event in events:
             outcome = state.apply(event)
-            if outcome is Outcome.DUPLICATE:
+            if outcome is _DUPLICATE:
                 result.duplicates[event.type] += 1
                 continue
             result.processed[event.type] += 1
-            self._saw(event.ts)
+            if latest is None or event.ts > latest:
+                latest = event.ts
             stored = True
-            changed = changed or outcome is Outcome.CHANGED
+            changed = changed or outcome is _CHANGED
+        self.latest_event_ts = latest
         if changed:
             if before is not None:
                 self._add(*self.contributor.parts(before), -1)

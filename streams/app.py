@@ -150,9 +150,10 @@ def _wire(worker: Worker) -> None:
     def mark(events: Sequence[EventT]) -> None:
         folded_at = time.time()
         observe = telemetry.ingest_latency.observe
+        offsets = worker.next_offsets
         for event in events:
             message = event.message
-            worker.next_offsets[TP(message.topic, message.partition)] = message.offset + 1
+            offsets[message.tp] = message.offset + 1
             if message.timestamp:
                 observe(max(0.0, folded_at - message.timestamp))
 

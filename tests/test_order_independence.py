@@ -204,3 +204,21 @@ def test_a_lead_state_survives_the_wire_round_trip(events, funnel):
 
 def test_an_empty_lead_state_survives_the_wire_round_trip():
     assert LeadState.from_wire(orjson.loads(orjson.dumps(LeadState().to_wire()))) == LeadState()
+
+
+@PROPERTY
+@given(event_sets(leads=("lead-a",)))
+def test_a_copied_lead_state_is_equal_and_independent_of_its_original(events):
+    state = LeadState()
+    half = len(events) // 2
+    for e in events[:half]:
+        state.apply(e)
+    twin = state.copy()
+    assert twin == state
+    for e in events[half:]:
+        twin.apply(e)
+    # The original still holds only the first half: nothing mutable is shared.
+    original = LeadState()
+    for e in events[:half]:
+        original.apply(e)
+    assert state == original
