@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     # default. A backfill of bulk messages fills it with up to 500x as many events.
     stream_buffer: Annotated[int, Field(ge=1, le=100_000)] = 4096
     session_timeout: Duration = Field(default="10s")
+    # How often staged output is committed in one transaction per partition.
+    commit_interval: Duration = Field(default="100ms")
+    # Messages waiting and no progress for this long: the worker asks for a fresh
+    # assignment, and exits (for its supervisor to restart) after three times as long.
+    stall_timeout: Duration = Field(default="60s")
     uvloop: bool = True
 
     security_protocol: SecurityProtocol = SecurityProtocol.PLAINTEXT

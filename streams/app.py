@@ -1,40 +1,49 @@
 """The Faust application: topics, the lead table, the two agents and `/metrics`.
 
-Flow: `ingest` decodes every message from the events topic. Bad ones go to the
-dead-letter topic. Good ones whose message already sits on their lead's partition
-are folded at once; the others are forwarded, keyed by lead, to the by-lead topic,
+Flow: `ingest` decodes every message from the events topic. Bad ones are
+dead-lettered. Good ones whose message already sits on their lead's partition are
+folded at once; the others are forwarded, keyed by lead, to the by-lead topic,
 whose agent folds them. Both topics and the table's changelog have the same
 partition count, so Faust assigns partition p of all three to one worker: a lead's
 state lives on exactly one worker whatever key the producer used.
+
+Nothing an agent does reaches Kafka directly: it stages its output per partition
+(`streams.processing`) and the committer sends each partition's output, with the
+input offsets, in one Kafka transaction under a transactional id that belongs to
+that partition (`streams.transactions`). A worker that has lost a partition
+without knowing it (paused past its session, cut off from the group) is fenced
+the moment the new owner takes the partition, and nothing it writes afterwards is
+ever read.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import os
 import time
-from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-from faust.types import TP, EventT
+from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from events import Event, Rejection, decode, now_micros
-from events.batch import split_batch
+from events import now_micros
 from leadflow.settings import Settings, StoreKind
-from projections import BatchResult, Funnel
+from projections import Funnel
 from projections.exposition import render
-from streams import stores
-from streams.changelog import ChangelogWriter, LocalState, MemoryState, RocksDBState
-from streams.deadletter import Origin, dead_letter_headers
+from streams import faust_adapter, stores
+from streams.lease import Lease
 from streams.ledgers import PartitionLedgers, encode_state
+from streams.outbox import Outbox, Unit
 from streams.partitioning import lead_partition
+from streams.processing import BatchProcessor
+from streams.progress import Progress
 from streams.security import faust_credentials
 from streams.telemetry import Telemetry
 from streams.topics import TopicPlan, plan
+from streams.transactions import Committed, Transactions
 
 log = logging.getLogger("leadflow.worker")
 _RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
@@ -51,8 +60,21 @@ class Worker:
     ledgers: PartitionLedgers
     telemetry: Telemetry
     events_copartitioned: bool
-    next_offsets: dict[TP, int] = field(default_factory=dict)
-    ready: bool = False  # partitions assigned and state restored at least once
+    outbox: Outbox = field(default_factory=Outbox)
+    progress: Progress = field(default_factory=Progress)
+    lease: Lease = field(default_factory=lambda: Lease(10.0))
+    transactions: Transactions | None = None
+    processor: BatchProcessor | None = None
+    restored: bool = False  # state restored for the current assignment
+    stalled: set[TP] = field(default_factory=set)
+
+    @property
+    def ready(self) -> bool:
+        return self.restored and self.lease.valid
+
+    def input_tps(self) -> set[TP]:
+        wanted = (self.topics.events, self.topics.by_lead)
+        return {tp for tp in self.app.consumer.assignment() if tp.topic in wanted}
 
 
 # Faust's RocksDB defaults are sized for a server of its own: a 2 GiB block cache and
@@ -70,9 +92,11 @@ def create_worker(settings: Settings, funnel: Funnel, events_partitions: int) ->
     """Assemble the app; `events_partitions` is the events topic's real partition count."""
     topics = plan(settings)
     stores.register()
+    faust_adapter.register()
+    session = settings.session_timeout.total_seconds()
     app = faust.App(
         settings.app_id,
-        broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
+        broker=faust_adapter.broker_urls(settings.kafka_bootstrap),
         broker_credentials=faust_credentials(settings),
         store=f"{stores.SCHEME if settings.store is StoreKind.ROCKSDB else stores.MEMORY_SCHEME}://",
         datadir=str(settings.data_dir),
@@ -80,13 +104,13 @@ def create_worker(settings: Settings, funnel: Funnel, events_partitions: int) ->
         topic_replication_factor=1,
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
-        broker_session_timeout=settings.session_timeout.total_seconds(),
-        broker_heartbeat_interval=max(settings.session_timeout.total_seconds() / 5, 0.5),
+        broker_session_timeout=session,
+        broker_heartbeat_interval=max(session / 5, 0.5),
         table_standby_replicas=0,
         web_enabled=True,
         web_bind=settings.metrics_host,
         web_port=settings.metrics_port,
-        processing_guarantee="at_least_once",
+        processing_guarantee="at_least_once",  # offsets: Leadflow's own transactions
         stream_buffer_maxsize=settings.stream_buffer,
     )
     worker = Worker(
@@ -97,18 +121,38 @@ def create_worker(settings: Settings, funnel: Funnel, events_partitions: int) ->
         ledgers=PartitionLedgers(funnel, settings.partitions),
         telemetry=Telemetry(settings.partitions),
         events_copartitioned=events_partitions == settings.partitions,
+        lease=Lease(session),
+    )
+    worker.processor = BatchProcessor(
+        topics=topics,
+        vocabulary=funnel.vocabulary,
+        ledgers=worker.ledgers,
+        outbox=worker.outbox,
+        progress=worker.progress,
+        events_copartitioned=worker.events_copartitioned,
+        observe_latency=worker.telemetry.ingest_latency.observe,
     )
     _wire(worker)
     return worker
 
 
+def units_of(worker: Worker, tps: set[TP]) -> set[Unit]:
+    assert worker.processor is not None
+    return {
+        worker.processor.unit_for(tp.topic, tp.partition)
+        for tp in tps
+        if tp.topic in (worker.topics.events, worker.topics.by_lead)
+    }
+
+
 def _wire(worker: Worker) -> None:
-    app, settings, topics = worker.app, worker.settings, worker.topics
+    app, settings, topics, telemetry = worker.app, worker.settings, worker.topics, worker.telemetry
+    processor = worker.processor
+    assert processor is not None
     events_topic = app.topic(topics.events, **_RAW)
     by_lead_topic = app.topic(topics.by_lead, partitions=topics.partitions, **_RAW)
-    dead_letter_topic = app.topic(topics.dead_letters, **_RAW)
-    # use_partitioner: changelog partition = hash(lead id), the lead's partition, and
-    # table writes are allowed from a batch (no single "current event" there).
+    app.topic(topics.dead_letters, **_RAW)
+    # use_partitioner: changelog partition = hash(lead id), the lead's partition.
     table = app.Table(
         "leads",
         default=None,
@@ -118,113 +162,106 @@ def _wire(worker: Worker) -> None:
         value_type=bytes,
         options=ROCKSDB_OPTIONS if settings.store is StoreKind.ROCKSDB else None,
     )
-    vocabulary = worker.funnel.vocabulary
-    telemetry = worker.telemetry
     batch = settings.batch_size
     within = settings.batch_timeout.total_seconds()
-
+    session = settings.session_timeout.total_seconds()
     changelog_topic = table.changelog_topic.get_topic_name()
-    local: LocalState = (
-        RocksDBState(table, changelog_topic)
-        if settings.store is StoreKind.ROCKSDB
-        else MemoryState(table, changelog_topic)
-    )
-    changelog = ChangelogWriter(app, changelog_topic, local)
 
-    async def fold(by_partition: dict[int, list[Event]]) -> None:
-        for partition, events in by_partition.items():
-            ledger = worker.ledgers.get(partition)
-            if ledger is None:
-                # Fetched before a rebalance took the partition away: its new owner
-                # processes these events again from the last committed offset.
-                telemetry.skipped.inc(len(events))
-                continue
-            result = ledger.apply(events)
-            _count(telemetry, result)
-            leads = ledger.leads
-            await changelog.write(
-                partition,
-                ((lead_id.encode(), encode_state(leads[lead_id])) for lead_id in result.touched),
+    def encode_states(unit: Unit, dirty: set[str]) -> list[tuple[bytes, bytes]]:
+        ledger = worker.ledgers.get(unit.partition)
+        if ledger is None:
+            return []
+        leads = ledger.leads
+        return [(lead_id.encode(), encode_state(leads[lead_id])) for lead_id in dirty]
+
+    def on_committed(done: Committed) -> None:
+        snapshot = done.snapshot
+        for kind, count in snapshot.processed.items():
+            telemetry.processed.labels(kind).inc(count)
+        for kind, count in snapshot.duplicates.items():
+            telemetry.duplicates.labels(kind).inc(count)
+        for reason, count in snapshot.dead_lettered.items():
+            telemetry.dead_lettered.labels(reason).inc(count)
+        telemetry.forwarded.inc(snapshot.forwarded)
+        telemetry.transactions.inc()
+        if settings.store is StoreKind.ROCKSDB and done.changelog_last_offset is not None:
+            store = table.data
+            db = faust_adapter.rocksdb_for_partition(store, done.unit.partition)
+            for key, value in done.states:
+                db.put(key, value)
+            # The commit marker follows the last record: Faust's "last offset" is it.
+            store.set_persisted_offset(
+                TP(changelog_topic, done.unit.partition), done.changelog_last_offset + 1
             )
 
-    def mark(events: Sequence[EventT]) -> None:
-        folded_at = time.time()
-        observe = telemetry.ingest_latency.observe
-        offsets = worker.next_offsets
-        for event in events:
-            message = event.message
-            offsets[message.tp] = message.offset + 1
-            if message.timestamp:
-                observe(max(0.0, folded_at - message.timestamp))
+    async def on_lost(unit: Unit, error: BaseException) -> None:
+        worker.ledgers.revoke({unit.partition} if unit.kind == "lead" else set())
+        telemetry.fenced.inc()
+        telemetry.partitions.set(len(worker.ledgers.by_partition))
+        # A new generation gives the partition back if the group still wants us to
+        # have it; a stale owner was about to rejoin anyway.
+        faust_adapter.request_rejoin(app)
 
-    async def dead_letter(
-        event: EventT, raw: bytes, rejection: Rejection, index: int | None = None
-    ) -> None:
-        message = event.message
-        origin = Origin(message.topic, message.partition, message.offset, index)
-        await dead_letter_topic.send(
-            key=message.key, value=raw, headers=dead_letter_headers(rejection, origin)
-        )
-        telemetry.dead_lettered.labels(str(rejection.reason)).inc()
-        log.warning("dead-lettered %s: %s", origin, rejection)
+    worker.transactions = Transactions(
+        connection=faust_adapter.aiokafka_connection(app, "txn"),
+        app_id=settings.app_id,
+        group_id=faust_adapter.group_id(app),
+        changelog_topic=changelog_topic,
+        outbox=worker.outbox,
+        encode_states=encode_states,
+        on_committed=on_committed,
+        on_lost=on_lost,
+        on_failed=lambda unit, error: telemetry.errors.inc(),
+        interval=settings.commit_interval.total_seconds(),
+    )
+    transactions = worker.transactions
+
+    async def before_restore(assigned: set[TP]) -> None:
+        """Called by the store on every assignment, before it reads the changelog."""
+        worker.lease.renew(time.monotonic())  # the group has just synced with us
+        faust_adapter.watch_heartbeats(app, worker.lease.renew)
+        units = units_of(worker, assigned)
+        stale = transactions.owned - units
+        await transactions.release(stale, commit=False, timeout=0)
+        await transactions.acquire(units)
+        worker.progress.start(tp for tp in assigned if tp.topic in (topics.events, topics.by_lead))
+
+    app.leadflow_before_restore = before_restore  # type: ignore[attr-defined]
 
     @app.agent(events_topic, name="leadflow-ingest")
     async def ingest(stream: faust.Stream) -> None:
         async for events in stream.take_events(batch, within=within):
-            now = now_micros()
-            local: dict[int, list[Event]] = defaultdict(list)
-            for event in events:
-                message = event.message
-                value = message.value or b""
-                elements = split_batch(value)
-                parts = [value] if elements is None else elements
-                # A lead already in this partition's ledger lives here by construction;
-                # only a lead's first event pays for hashing its id (pure-Python murmur2).
-                here = (
-                    worker.ledgers.get(message.partition) if worker.events_copartitioned else None
-                )
-                known = here.leads if here is not None else {}
-                for index, part in enumerate(parts):
-                    decoded = decode(part, vocabulary, now)
-                    if isinstance(decoded, Rejection):
-                        await dead_letter(event, part, decoded, None if elements is None else index)
-                        continue
-                    if decoded.lead_id in known:
-                        local[message.partition].append(decoded)
-                        continue
-                    partition = lead_partition(decoded.lead_id, topics.partitions)
-                    if worker.events_copartitioned and message.partition == partition:
-                        local[partition].append(decoded)
-                    else:
-                        await by_lead_topic.send(
-                            key=decoded.lead_id.encode(), value=part, partition=partition
-                        )
-                        telemetry.forwarded.inc()
-            await fold(local)
-            mark(events)
+            await transactions.room()
+            stats = processor.stage_ingest(events, now_micros())
+            if stats.skipped:
+                telemetry.skipped.inc(stats.skipped)
 
     @app.agent(by_lead_topic, name="leadflow-fold")
     async def fold_forwarded(stream: faust.Stream) -> None:
         async for events in stream.take_events(batch, within=within):
-            now = now_micros()
-            local: dict[int, list[Event]] = defaultdict(list)
-            for event in events:
-                raw = event.message.value or b""
-                decoded = decode(raw, vocabulary, now)
-                if isinstance(decoded, Rejection):  # only if the config changed in between
-                    await dead_letter(event, raw, decoded)
-                    continue
-                local[event.message.partition].append(decoded)
-            await fold(local)
-            mark(events)
+            await transactions.room()
+            stats = processor.stage_forwarded(events, now_micros())
+            if stats.skipped:
+                telemetry.skipped.inc(stats.skipped)
+
+    @app.task
+    async def commit_loop() -> None:
+        await transactions.run()
+
+    @app.timer(interval=2.0)
+    async def watchdog() -> None:
+        _watch(worker)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: set[TP], **kwargs: Any) -> None:
-        worker.ledgers.revoke(
-            {tp.partition for tp in revoked if tp.topic in (topics.events, topics.by_lead)}
-        )
-        worker.ready = False
+        worker.restored = False
         telemetry.ready.set(0)
+        units = units_of(worker, revoked)
+        # Still a member of the group here (eager rebalancing): what is staged is ours
+        # to commit. A stale owner's attempt is fenced, and that is fine too.
+        await transactions.release(units, commit=True, timeout=session / 2)
+        worker.ledgers.revoke({unit.partition for unit in units if unit.kind == "lead"})
+        worker.progress.forget(revoked)
 
     @table.on_recover
     async def restore() -> None:
@@ -241,8 +278,7 @@ def _wire(worker: Worker) -> None:
         _settle_memory()
         telemetry.rebalances.inc()
         telemetry.partitions.set(len(active))
-        telemetry.ready.set(1)
-        worker.ready = True
+        worker.restored = True
         log.info(
             "owning lead partitions %s; %d leads restored from the changelog",
             sorted(active),
@@ -252,13 +288,57 @@ def _wire(worker: Worker) -> None:
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
         _refresh_gauges(worker)
-        body = render(worker.ledgers.families()) + generate_latest(telemetry.registry)
+        families = worker.ledgers.families() if worker.ready else []
+        body = render(families) + generate_latest(telemetry.registry)
         return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
     @app.page("/status")
     async def status(web: Any, request: Any) -> Any:
         """Cheap progress for scripts and probes: no metrics export is computed."""
         return web.json(_status(worker, request.query.get("lead")))
+
+
+def _watch(worker: Worker) -> None:
+    """Find input partitions that have work waiting and make no progress."""
+    settings = worker.settings
+    after = settings.stall_timeout.total_seconds()
+    if not worker.ready:
+        worker.stalled.clear()
+        worker.telemetry.stalled.set(0)
+        return
+    stalled: set[TP] = set()
+    waiting = faust_adapter.unacked_partitions(worker.app)
+    for tp in worker.input_tps():
+        lag = worker.progress.lag(
+            tp,
+            faust_adapter.last_stable_offset(worker.app, tp),
+            faust_adapter.fetch_position(worker.app, tp),
+            tp in waiting,
+        )
+        if worker.progress.stalled(tp, lag, after):
+            stalled.add(tp)
+    newly = stalled - worker.stalled
+    worker.stalled = stalled
+    worker.telemetry.stalled.set(len(stalled))
+    if newly:
+        log.error(
+            "no progress for %.0f s on %s with messages waiting; asking the group to "
+            "assign partitions afresh",
+            after,
+            sorted(f"{tp.topic}:{tp.partition}" for tp in newly),
+        )
+        worker.telemetry.stream_restarts.inc()
+        faust_adapter.request_rejoin(worker.app)
+    for tp in stalled:
+        if worker.progress.idle_for(tp) > 3 * after:
+            log.critical(
+                "%s:%d still stuck after %.0f s; exiting so a supervisor restarts the worker",
+                tp.topic,
+                tp.partition,
+                3 * after,
+            )
+            logging.shutdown()
+            os._exit(3)
 
 
 def _settle_memory() -> None:
@@ -273,13 +353,6 @@ def _settle_memory() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def _count(telemetry: Telemetry, result: BatchResult) -> None:
-    for kind, count in result.processed.items():
-        telemetry.processed.labels(str(kind)).inc(count)
-    for kind, count in result.duplicates.items():
-        telemetry.duplicates.labels(str(kind)).inc(count)
-
-
 def _status(worker: Worker, lead: str | None) -> dict[str, Any]:
     telemetry = worker.telemetry
     report: dict[str, Any] = {
@@ -291,6 +364,7 @@ def _status(worker: Worker, lead: str | None) -> dict[str, Any]:
         "duplicates": _total(telemetry.duplicates),
         "dead_lettered": _total(telemetry.dead_lettered),
         "forwarded": _total(telemetry.forwarded),
+        "stalled": sorted(f"{tp.topic}:{tp.partition}" for tp in worker.stalled),
     }
     if lead is not None:
         ledger = worker.ledgers.by_partition.get(lead_partition(lead, worker.ledgers.partitions))
@@ -309,20 +383,25 @@ def _total(counter: Any) -> float:
 
 def _refresh_gauges(worker: Worker) -> None:
     telemetry = worker.telemetry
+    ready = worker.ready
+    telemetry.ready.set(1 if ready else 0)
+    # A worker that cannot vouch for its ownership claims none: the coverage gate
+    # then withholds the sums rather than adding a stale owner's.
+    telemetry.partitions.set(len(worker.ledgers.by_partition) if ready else 0)
     telemetry.leads.set(worker.ledgers.lead_count)
     latest = worker.ledgers.latest_event_ts
     if latest is not None:
         telemetry.last_event.set(latest / 1e6)
         telemetry.event_time_lag.set(max(0.0, (now_micros() - latest) / 1e6))
-    consumer = worker.app.consumer
-    for tp in consumer.assignment():
-        if tp.topic not in (worker.topics.events, worker.topics.by_lead):
-            continue
-        highwater = consumer.highwater(tp)
-        position = worker.next_offsets.get(tp)
-        if highwater is None:
-            continue
-        if position is None:
-            committed = consumer._committed_offset.get(tp)  # last durable position
-            position = committed if committed is not None else highwater
-        telemetry.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
+    # Only partitions owned now: a partition that moved on must not keep its last lag.
+    telemetry.consumer_lag.clear()
+    waiting = faust_adapter.unacked_partitions(worker.app)
+    for tp in worker.input_tps():
+        lag = worker.progress.lag(
+            tp,
+            faust_adapter.last_stable_offset(worker.app, tp),
+            faust_adapter.fetch_position(worker.app, tp),
+            tp in waiting,
+        )
+        if lag is not None:
+            telemetry.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)

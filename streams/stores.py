@@ -8,18 +8,20 @@ so it computes it. Registered as the `leadrocks://` store URL.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from faust.stores import STORES
 from faust.stores.memory import Store as MemoryStore
 from faust.stores.rocksdb import Store as RocksDBStore
-from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth, server_list
 from faust.types import TP, EventT
 
+from streams.faust_adapter import aiokafka_connection
 from streams.partitioning import lead_partition
-from streams.restore import read_changelog
+from streams.restore import RestoreStalled, read_changelog
 
 SCHEME = "leadrocks"
 MEMORY_SCHEME = "leadmemory"
@@ -32,6 +34,36 @@ class LeadRocksDBStore(RocksDBStore):
         partition = lead_partition(key.decode(), self.table.partitions)
         self._key_index[key] = partition
         self._db_for_partition(partition).put(key, value)
+
+    async def on_rebalance(
+        self,
+        assigned: set[TP],
+        revoked: set[TP],
+        newly_assigned: set[TP],
+        generation_id: int = 0,
+    ) -> None:
+        await _before_restore(self.app, assigned)
+        await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
+        # The local databases may lag the changelog (another worker owned a partition
+        # meanwhile, or this one crashed after a commit): read the committed tail.
+        changelog = self.table.changelog_topic_name
+        owned = {tp.partition for tp in assigned if tp.topic == changelog}
+        start = {}
+        for partition in owned:
+            offset = self.persisted_offset(TP(changelog, partition))
+            start[partition] = 0 if offset is None else offset + 1
+
+        def apply(partition: int, records: list[Any]) -> None:
+            db = self._db_for_partition(partition)
+            for record in records:
+                if record.value is None:
+                    db.delete(record.key)
+                else:
+                    db.put(record.key, record.value)
+
+        ends = await _read_until_done(self.app, changelog, owned, apply, start)
+        for partition, end in ends.items():
+            self.set_persisted_offset(TP(changelog, partition), end - 1)
 
     def partition_items(self) -> Iterator[tuple[int, bytes, bytes]]:
         """(partition, lead id, state) of the active partitions, read per database."""
@@ -91,20 +123,20 @@ class LeadMemoryStore(MemoryStore):
         # Every assigned partition, kept ones too: Kafka revokes them all at the start
         # of a rebalance and the worker rebuilds every ledger, and only the changelog
         # is sure to hold what another owner wrote in between.
+        await _before_restore(self.app, assigned)
         changelog = self.table.changelog_topic_name
         self._offsets.clear()
         self._read.clear()
         self._clear()
         self._key_partition.clear()
         owned = {tp.partition for tp in assigned if tp.topic == changelog}
-        try:
-            reached = await read_changelog(_connection(self.app), changelog, owned, self._apply)
-        except Exception:  # the fast path must never cost the worker its state
-            log.exception("fast changelog read failed; Faust's recovery reads it all")
-            self._read.clear()
-            return
-        for partition, offset in reached.items():
-            self._offsets[TP(changelog, partition)] = offset
+
+        def apply(partition: int, records: list[Any]) -> None:
+            self._apply(partition, records)
+
+        ends = await _read_until_done(self.app, changelog, owned, apply, None, self._read.clear)
+        for partition, end in ends.items():
+            self._offsets[TP(changelog, partition)] = end - 1
 
     def drain(self) -> Iterator[tuple[int, bytes, bytes]]:
         """Hand over (partition, lead id, state), oldest source first, freeing as it goes."""
@@ -129,15 +161,38 @@ class LeadMemoryStore(MemoryStore):
                 values[record.key] = record.value
 
 
-def _connection(app: Any) -> dict[str, Any]:
-    """The connection Faust's own consumer uses (servers, TLS, SASL)."""
-    conf = app.conf
-    return {
-        "bootstrap_servers": server_list(conf.broker, 9092),
-        "client_id": f"{conf.broker_client_id}-restore",
-        "request_timeout_ms": int(conf.broker_request_timeout * 1000),
-        **credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context),
-    }
+async def _before_restore(app: Any, assigned: set[TP]) -> None:
+    """The worker's hook: take ownership (fence earlier owners) before reading state."""
+    hook = getattr(app, "leadflow_before_restore", None)
+    if hook is not None:
+        await hook(assigned)
+
+
+async def _read_until_done(
+    app: Any,
+    changelog: str,
+    owned: set[int],
+    apply: Callable[[int, list[Any]], None],
+    start: dict[int, int] | None,
+    reset: Callable[[], None] | None = None,
+) -> dict[int, int]:
+    """Read the committed changelog of `owned` to its end, retrying if the broker stalls.
+
+    There is no partial fallback: Faust's own recovery cannot finish on a changelog
+    that ends in a transaction marker, and a worker must not start from half a state.
+    """
+    delay = 1.0
+    while True:
+        try:
+            return await read_changelog(
+                aiokafka_connection(app, "restore"), changelog, owned, apply, start=start
+            )
+        except (RestoreStalled, OSError, KafkaError) as error:
+            log.warning("reading changelog %s failed (%s); reading again", changelog, error)
+            if reset is not None:
+                reset()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 def register() -> None:

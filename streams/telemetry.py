@@ -75,7 +75,27 @@ class Telemetry:
         )
         self.errors = Counter(
             "leadflow_processing_errors",
-            "Batches that failed unexpectedly (the worker restarts its stream).",
+            "Transactions that failed without fencing; their output is retried in the next one.",
+            registry=self.registry,
+        )
+        self.transactions = Counter(
+            "leadflow_transactions_committed",
+            "Kafka transactions committed (state, forwards, dead letters and offsets).",
+            registry=self.registry,
+        )
+        self.fenced = Counter(
+            "leadflow_partitions_fenced",
+            "Partitions this worker found another owner had taken (its writes refused).",
+            registry=self.registry,
+        )
+        self.stalled = Gauge(
+            "leadflow_stalled_partitions",
+            "Input partitions with messages waiting and no progress for LEADFLOW_STALL_TIMEOUT.",
+            registry=self.registry,
+        )
+        self.stream_restarts = Counter(
+            "leadflow_stream_restarts",
+            "Times the worker asked the group for a fresh assignment because it was stuck.",
             registry=self.registry,
         )
         self.rebalances = Counter(

@@ -72,7 +72,7 @@ def test_the_latest_value_of_each_key_wins_and_tombstones_remove_it(kafka_bootst
     )
     seen, reached = _read(kafka_bootstrap, topic, [0, 1])
     assert seen == {0: {b"lead-a": b"v2"}, 1: {b"lead-c": b"v1"}}
-    assert reached == {0: 3, 1: 0}
+    assert reached == {0: 4, 1: 1}  # the end offsets: after the last record
 
 
 def test_only_the_requested_partitions_are_read(kafka_bootstrap: str) -> None:
@@ -82,12 +82,12 @@ def test_only_the_requested_partitions_are_read(kafka_bootstrap: str) -> None:
     )
     seen, reached = _read(kafka_bootstrap, topic, [2])
     assert seen == {2: {b"lead-2": b"v"}}
-    assert reached == {2: 0}
+    assert reached == {2: 1}
 
 
-def test_empty_partitions_report_no_offset(kafka_bootstrap: str) -> None:
+def test_empty_partitions_report_an_end_of_zero(kafka_bootstrap: str) -> None:
     topic = _topic(kafka_bootstrap, 2)
     asyncio.run(_produce(kafka_bootstrap, topic, [(1, b"lead-x", b"v")]))
     seen, reached = _read(kafka_bootstrap, topic, [0, 1])
     assert seen == {1: {b"lead-x": b"v"}}
-    assert reached == {1: 0}
+    assert reached == {0: 0, 1: 1}
