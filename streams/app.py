@@ -38,7 +38,7 @@ from streams.lease import Lease
 from streams.ledgers import PartitionLedgers, encode_state
 from streams.outbox import Outbox, Unit
 from streams.partitioning import lead_partition
-from streams.processing import BatchProcessor
+from streams.processing import BatchProcessor, BatchStats
 from streams.progress import Progress
 from streams.security import faust_credentials
 from streams.telemetry import Telemetry
@@ -232,17 +232,13 @@ def _wire(worker: Worker) -> None:
     async def ingest(stream: faust.Stream) -> None:
         async for events in stream.take_events(batch, within=within):
             await transactions.room()
-            stats = processor.stage_ingest(events, now_micros())
-            if stats.skipped:
-                telemetry.skipped.inc(stats.skipped)
+            _report(telemetry, processor.stage_ingest(events, now_micros()))
 
     @app.agent(by_lead_topic, name="leadflow-fold")
     async def fold_forwarded(stream: faust.Stream) -> None:
         async for events in stream.take_events(batch, within=within):
             await transactions.room()
-            stats = processor.stage_forwarded(events, now_micros())
-            if stats.skipped:
-                telemetry.skipped.inc(stats.skipped)
+            _report(telemetry, processor.stage_forwarded(events, now_micros()))
 
     @app.task
     async def commit_loop() -> None:
@@ -296,6 +292,18 @@ def _wire(worker: Worker) -> None:
     async def status(web: Any, request: Any) -> Any:
         """Cheap progress for scripts and probes: no metrics export is computed."""
         return web.json(_status(worker, request.query.get("lead")))
+
+
+def _report(telemetry: Telemetry, stats: BatchStats) -> None:
+    if stats.skipped:
+        telemetry.skipped.inc(stats.skipped)
+    if stats.dead_lettered:
+        log.warning(
+            "dead-lettering %d message(s) (%s), e.g. %s",
+            stats.dead_lettered.total(),
+            ", ".join(f"{reason} {count}" for reason, count in stats.dead_lettered.most_common()),
+            stats.first_rejection,
+        )
 
 
 def _watch(worker: Worker) -> None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from events import Event, Rejection, Vocabulary, decode
@@ -54,6 +54,8 @@ class HasMessage(Protocol):
 @dataclass
 class BatchStats:
     skipped: int = 0  # messages of partitions this worker no longer owns
+    dead_lettered: Counter[str] = field(default_factory=Counter)
+    first_rejection: str | None = None  # an example for the log line
 
 
 class BatchProcessor:
@@ -110,7 +112,7 @@ class BatchProcessor:
             for index, part in enumerate(parts):
                 decoded = decode(part, self.vocabulary, now)
                 if isinstance(decoded, Rejection):
-                    self._dead_letter(pending, message, part, decoded, elements, index)
+                    self._dead_letter(pending, message, part, decoded, elements, index, stats)
                     continue
                 if decoded.lead_id in known:
                     local[message.partition].append(decoded)
@@ -141,7 +143,7 @@ class BatchProcessor:
             raw = message.value or b""
             decoded = decode(raw, self.vocabulary, now)
             if isinstance(decoded, Rejection):  # only if the config changed in between
-                self._dead_letter(pending, message, raw, decoded, None, 0)
+                self._dead_letter(pending, message, raw, decoded, None, 0, stats)
             else:
                 local[message.partition].append(decoded)
             pending.offsets[message.tp] = message.offset + 1
@@ -176,6 +178,7 @@ class BatchProcessor:
         rejection: Rejection,
         elements: list[bytes] | None,
         index: int,
+        stats: BatchStats,
     ) -> None:
         origin = Origin(
             message.topic, message.partition, message.offset, None if elements is None else index
@@ -188,4 +191,8 @@ class BatchProcessor:
             OutRecord(self.topics.dead_letters, 0, message.key, raw, tuple(headers))
         )
         pending.dead_lettered[str(rejection.reason)] += 1
-        log.warning("dead-lettered %s: %s", origin, rejection)
+        stats.dead_lettered[str(rejection.reason)] += 1
+        if stats.first_rejection is None:
+            stats.first_rejection = f"{origin}: {rejection}"
+        # One line per dead letter would make a burst of garbage a burst of logging.
+        log.debug("dead-lettered %s: %s", origin, rejection)
