@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
-from builders import decoded, document, event, micros, rejected, replay, value
+from builders import decoded, document, event, micros, replay, value
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
