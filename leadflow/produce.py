@@ -5,10 +5,12 @@ all of one lead partition, sent to that partition, so a worker pays its
 per-message cost once per batch. `--batch 1` sends one event per message, keyed
 by lead id (the contract's default form).
 
-A line the broker cannot take (larger than its message limit) is reported on
-stderr with its line number, one line each, and the others are still sent; the
-exit status is then 1. Lines over BULK_LINE_BYTES travel alone and a bulk message
-stops growing at MAX_BULK_BYTES, so one big line never takes its neighbours down.
+A line the broker cannot take (larger than the topic's `max.message.bytes`) is
+refused before it is sent and reported on stderr with its line number, one line
+each; the other lines are still sent and the exit status is then 1. Refusing it
+in the client matters: handed to the broker, an oversized record fails the other
+records batched with it on its partition too. Lines over BULK_LINE_BYTES travel
+alone and a bulk message stops growing at MAX_BULK_BYTES.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ KEY_MODES = ("lead", "none", "random")
 DEFAULT_BATCH = 500
 BULK_LINE_BYTES = 64 * 1024  # a bigger line is sent alone (and is too-large for a worker)
 MAX_BULK_BYTES = 512 * 1024  # half of Kafka's default message limit
+KAFKA_DEFAULT_MESSAGE_LIMIT = 1_048_588  # message.max.bytes of a stock broker
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -181,11 +184,14 @@ def run(args: argparse.Namespace) -> int:
     topic = args.topic or settings.topic
     try:
         partitions = ensure_topics(settings.model_copy(update={"topic": topic}))[topic]
+        limit = message_limit(settings, topic)
         producer = KafkaProducer(
             acks="all",
             linger_ms=20,
-            batch_size=1024 * 1024,
-            max_request_size=8 * 1024 * 1024,
+            # Batches never outgrow what the topic accepts; a record that does alone
+            # is refused by send() itself (max_request_size), before it can fail others.
+            batch_size=min(1024 * 1024, limit // 2),
+            max_request_size=limit,
             **kafka_python_config(settings),
         )
     except KafkaError:
@@ -222,11 +228,29 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def message_limit(settings: Any, topic: str) -> int:
+    """The topic's max.message.bytes (the broker's default unless the topic overrides it)."""
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    from streams.security import kafka_python_config
+
+    admin = KafkaAdminClient(client_id="leadflow-produce", **kafka_python_config(settings))
+    try:
+        wanted = ConfigResource(ConfigResourceType.TOPIC, topic, {"max.message.bytes": None})
+        described = admin.describe_configs([wanted], config_filter="all")
+        return int(described["topic"][topic]["max.message.bytes"]["value"])
+    except (KafkaError, KeyError, TypeError, ValueError):
+        return KAFKA_DEFAULT_MESSAGE_LIMIT
+    finally:
+        admin.close()
+
+
 def _one_line(error: BaseException, size: int) -> str:
     from kafka.errors import MessageSizeTooLargeError
 
     name = type(error).__name__
     if isinstance(error, MessageSizeTooLargeError) or "TooLarge" in name:
-        return f"a message of {size:,} bytes is larger than Kafka accepts ({name})"
+        return f"a message of {size:,} bytes is larger than the topic accepts ({name})"
     text = " ".join(str(error).split())
     return f"{name}: {text}" if text else name
