@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=_batch_size,
         default=DEFAULT_BATCH,
         help=f"events per bulk message, grouped by lead partition (default {DEFAULT_BATCH}; "
-        "1 = one event per message)",
+        f"1 = one event per message; at most {MAX_BATCH_ELEMENTS:,})",
     )
     parser.add_argument(
         "--key",
