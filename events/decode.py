@@ -1,20 +1,29 @@
 """Raw message bytes to a typed, normalised event, or a precise reason why not.
 
-The fast path is one pydantic validation in Rust; only a failure pays for the
-slower diagnosis that names the reason, so good input stays cheap.
+The fast path is one msgspec decode; only a failure pays for the slower pydantic
+diagnosis that names the reason, so good input stays cheap.
+
+Hostile input is bounded before it is parsed: an event larger than
+`max_event_bytes` is `too-large`, a document nested deeper than `MAX_DEPTH` is
+`not-json`, and `occurred_at` must fall in `SUPPORTED_OCCURRED_AT` so that no
+later date arithmetic (local days, periods) can overflow. Nothing here raises on
+any input bytes.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from itertools import accumulate
 from typing import Any, NamedTuple
 
 import msgspec
 import orjson
 from pydantic import ValidationError
 
+from events.batch import MAX_BATCH_ELEMENTS
 from events.fastpath import DECODER, STRUCTS
 from events.models import WIRE_EVENT
 from events.types import EventType
@@ -22,6 +31,20 @@ from events.vocabulary import Vocabulary
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+
+MAX_DEPTH = 64
+"""The deepest nesting of arrays and objects an event may have (the event object is 1).
+
+Below every parser's own limit (pydantic's JSON parser stops near 250 levels,
+msgspec at Python's recursion limit, orjson at 1024), so all of them agree.
+"""
+
+SUPPORTED_OCCURRED_AT = (
+    datetime(1970, 1, 1, tzinfo=UTC),
+    datetime(2200, 1, 1, tzinfo=UTC),
+)
+"""[earliest, latest) instant accepted: local days, ISO weeks, months and quarters of
+every time zone stay exact and far from the limits of Python's dates in this range."""
 
 
 _FAST_KINDS = {struct: EventType(struct.__struct_config__.tag) for struct in STRUCTS.values()}
@@ -42,6 +65,7 @@ class RejectReason(StrEnum):
     FUTURE_TIMESTAMP = "future-timestamp"
     UNKNOWN_STAGE = "unknown-stage"
     UNSUPPORTED_VERSION = "unsupported-version"
+    TOO_LARGE = "too-large"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +110,20 @@ def now_micros() -> int:
     return to_micros(datetime.now(UTC))
 
 
+_MIN_TS = (SUPPORTED_OCCURRED_AT[0] - _EPOCH) // _MICROSECOND
+_MAX_TS = (SUPPORTED_OCCURRED_AT[1] - _EPOCH) // _MICROSECOND
+
+
 def decode(raw: bytes, vocabulary: Vocabulary, now_us: int) -> Event | Rejection:
     """Decode one message; `now_us` is the wall clock used for the future-skew check."""
+    if len(raw) > vocabulary.max_event_bytes:
+        return _too_large(raw, vocabulary)
     try:
         wire = DECODER.decode(raw)
-    except msgspec.DecodeError:
-        return decode_reference(raw, vocabulary, now_us)
+    except (msgspec.DecodeError, RecursionError):
+        return _reference(raw, vocabulary, now_us)
+    if _deep(raw):  # msgspec skips unknown fields at any depth; the reference names it
+        return _reference(raw, vocabulary, now_us)
     return _accept(wire, _FAST_KINDS[type(wire)], vocabulary, now_us)
 
 
@@ -101,11 +133,48 @@ def decode_reference(raw: bytes, vocabulary: Vocabulary, now_us: int) -> Event |
     It names the reason for a rejection, and has the last word if the fast path
     ever refuses something the contract allows.
     """
+    if len(raw) > vocabulary.max_event_bytes:
+        return _too_large(raw, vocabulary)
+    return _reference(raw, vocabulary, now_us)
+
+
+def _reference(raw: bytes, vocabulary: Vocabulary, now_us: int) -> Event | Rejection:
+    if _deep(raw):
+        return _diagnose(raw, None, vocabulary)
     try:
         wire = WIRE_EVENT.validate_json(raw)
     except ValidationError as error:
         return _diagnose(raw, error, vocabulary)
     return _accept(wire, EventType(wire.type), vocabulary, now_us)
+
+
+def _too_large(raw: bytes, vocabulary: Vocabulary) -> Rejection:
+    detail = (
+        f"{len(raw):,} bytes; an event may have at most {vocabulary.max_event_bytes:,} "
+        "(max_event_bytes)"
+    )
+    if raw.lstrip(b" \t\r\n").startswith(b"["):
+        detail += f"; a bulk message is split into its events only up to {MAX_BATCH_ELEMENTS:,}"
+    return Rejection(RejectReason.TOO_LARGE, detail)
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*+"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def nesting_depth(raw: bytes) -> int:
+    """How deeply arrays and objects nest in `raw` (brackets inside strings ignored).
+
+    Linear in the size, and only run when the message has more than MAX_DEPTH
+    brackets at all, which no real event has.
+    """
+    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
+def _deep(raw: bytes) -> bool:
+    return raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and nesting_depth(raw) > MAX_DEPTH
 
 
 def _accept(wire: Any, kind: EventType, vocabulary: Vocabulary, now_us: int) -> Event | Rejection:
@@ -118,6 +187,14 @@ def _accept(wire: Any, kind: EventType, vocabulary: Vocabulary, now_us: int) -> 
             RejectReason.FUTURE_TIMESTAMP,
             f"occurred_at {wire.occurred_at.isoformat()} is {ahead} ahead of the clock "
             f"(max_future_skew {vocabulary.max_future_skew})",
+        )
+    if not _MIN_TS <= ts < _MAX_TS:
+        earliest, latest = SUPPORTED_OCCURRED_AT
+        return Rejection(
+            RejectReason.OUT_OF_RANGE,
+            f"field 'occurred_at': {wire.occurred_at.isoformat()} is outside the supported "
+            f"range {earliest:%Y-%m-%dT%H:%M:%SZ} (inclusive) to "
+            f"{latest:%Y-%m-%dT%H:%M:%SZ} (exclusive)",
         )
     reason = stage = cents = None
     if kind is EventType.LEAD_REJECTED:
@@ -184,15 +261,29 @@ _ERROR_REASONS: tuple[tuple[frozenset[str], RejectReason], ...] = (
 )
 
 
-def _diagnose(raw: bytes, error: ValidationError, vocabulary: Vocabulary) -> Rejection:
+def _diagnose(raw: bytes, error: ValidationError | None, vocabulary: Vocabulary) -> Rejection:
+    """Why `raw` is not a valid event; `error` is pydantic's, None if it was not asked."""
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as bad:
         return Rejection(RejectReason.NOT_UTF8, f"invalid UTF-8 at byte {bad.start}")
+    if _deep(raw):
+        return Rejection(
+            RejectReason.NOT_JSON,
+            f"arrays and objects nested {nesting_depth(raw)} levels deep; "
+            f"at most {MAX_DEPTH} are allowed",
+        )
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as bad:
         return Rejection(RejectReason.NOT_JSON, str(bad))
+    assert error is not None, "only too-deep documents skip pydantic"
+    if isinstance(document, list) and len(document) > MAX_BATCH_ELEMENTS:
+        return Rejection(
+            RejectReason.NOT_OBJECT,
+            f"a JSON array of {len(document):,} elements, not an object (a bulk message "
+            f"is split into its events only up to {MAX_BATCH_ELEMENTS:,})",
+        )
     if not isinstance(document, dict):
         return Rejection(
             RejectReason.NOT_OBJECT, f"a JSON {type(document).__name__}, not an object"

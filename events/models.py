@@ -17,7 +17,9 @@ Id = Annotated[str, Field(min_length=1, max_length=128)]
 Source = Annotated[str, Field(min_length=1, max_length=64)]
 Attribute = Annotated[str, Field(min_length=1, max_length=128)]
 Score = Annotated[int, Field(ge=0, le=100)]
-Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# Bounded so that cents (amount * 100) and their sums stay finite floats and exact ints.
+MAX_AMOUNT = 1e15
+Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
 Reason = Annotated[str, Field(min_length=1, max_length=128)]
 PipelineStage = Annotated[str, Field(min_length=1, max_length=64)]
 

@@ -22,6 +22,10 @@ DEFAULT_REJECTION_REASONS = (
 )
 DEFAULT_LOSS_REASONS = ("price", "competitor", "no_decision", "timing", "product_fit", OTHER)
 DEFAULT_PIPELINE_STAGES = ("discovery", "demo", "proposal", "negotiation")
+DEFAULT_MAX_EVENT_BYTES = 64 * 1024
+"""A real event is a few hundred bytes; 64 KiB leaves room for large unknown fields and
+stays far below Kafka's default 1 MiB message limit, so a too-large event can still be
+dead-lettered whole, with its headers."""
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
@@ -52,6 +56,7 @@ class Vocabulary(BaseModel):
     pipeline_stages: tuple[str, ...] = DEFAULT_PIPELINE_STAGES
     max_future_skew: Duration = Field(default=timedelta(minutes=5), ge=timedelta(0))
     supported_schema_versions: tuple[int, ...] = (1,)
+    max_event_bytes: int = Field(default=DEFAULT_MAX_EVENT_BYTES, gt=0)
 
     @field_validator("rejection_reasons", "loss_reasons")
     @classmethod

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from events import Stage, Vocabulary
 from events.vocabulary import (
     DEFAULT_LOSS_REASONS,
+    DEFAULT_MAX_EVENT_BYTES,
     DEFAULT_PIPELINE_STAGES,
     DEFAULT_REJECTION_REASONS,
     Duration,
@@ -33,6 +34,7 @@ class FunnelSection(BaseModel):
     loss_reasons: tuple[str, ...] = DEFAULT_LOSS_REASONS
     score_tiers: tuple[ScoreTier, ...] = Field(default_factory=default_tiers)
     max_future_skew: Annotated[Duration, Field(default="5m")]
+    max_event_bytes: Annotated[int, Field(gt=0)] = DEFAULT_MAX_EVENT_BYTES
 
 
 class LeadflowConfig(BaseModel):
@@ -49,6 +51,7 @@ class LeadflowConfig(BaseModel):
             loss_reasons=section.loss_reasons,
             pipeline_stages=section.pipeline_stages,
             max_future_skew=section.max_future_skew,
+            max_event_bytes=section.max_event_bytes,
         )
         return Funnel(
             qualified_stage=section.qualified_stage,

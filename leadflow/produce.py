@@ -4,6 +4,13 @@ By default events travel in bulk messages: JSON arrays of up to `--batch` events
 all of one lead partition, sent to that partition, so a worker pays its
 per-message cost once per batch. `--batch 1` sends one event per message, keyed
 by lead id (the contract's default form).
+
+A line the broker cannot take (larger than the topic's `max.message.bytes`) is
+refused before it is sent and reported on stderr with its line number, one line
+each; the other lines are still sent and the exit status is then 1. Refusing it
+in the client matters: handed to the broker, an oversized record fails the other
+records batched with it on its partition too. Lines over BULK_LINE_BYTES travel
+alone and a bulk message stops growing at MAX_BULK_BYTES.
 """
 
 from __future__ import annotations
@@ -19,10 +26,13 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from events.batch import join_batch
+from events.batch import MAX_BATCH_ELEMENTS, join_batch
 
 KEY_MODES = ("lead", "none", "random")
 DEFAULT_BATCH = 500
+BULK_LINE_BYTES = 64 * 1024  # a bigger line is sent alone (and is too-large for a worker)
+MAX_BULK_BYTES = 512 * 1024  # half of Kafka's default message limit
+KAFKA_DEFAULT_MESSAGE_LIMIT = 1_048_588  # message.max.bytes of a stock broker
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,10 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("file", type=Path, help="JSON-lines events ('-' for stdin)")
     parser.add_argument(
         "--batch",
-        type=int,
+        type=_batch_size,
         default=DEFAULT_BATCH,
         help=f"events per bulk message, grouped by lead partition (default {DEFAULT_BATCH}; "
-        "1 = one event per message)",
+        f"1 = one event per message; at most {MAX_BATCH_ELEMENTS:,})",
     )
     parser.add_argument(
         "--key",
@@ -47,6 +57,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--topic", help="override LEADFLOW_TOPIC")
     parser.set_defaults(func=run)
+
+
+def _batch_size(text: str) -> int:
+    size = int(text)
+    if not 1 <= size <= MAX_BATCH_ELEMENTS:
+        raise argparse.ArgumentTypeError(
+            f"must be 1 to {MAX_BATCH_ELEMENTS:,} (workers split bulk messages up to that)"
+        )
+    return size
 
 
 def lead_of(line: bytes) -> str | None:
@@ -61,11 +80,12 @@ def lead_of(line: bytes) -> str | None:
     return lead if isinstance(lead, str) else None
 
 
-def lines(stream: BinaryIO) -> Iterator[bytes]:
-    for line in stream:
+def lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) of every non-blank line."""
+    for number, line in enumerate(stream, 1):
         stripped = line.rstrip(b"\r\n")
         if stripped.strip():
-            yield stripped
+            yield number, stripped
 
 
 class Sender:
@@ -75,25 +95,33 @@ class Sender:
         self.producer, self.topic, self.partitions = producer, topic, partitions
         self.batch, self.key = batch, key
         self.rng = random.Random()
-        self.pending: dict[int, list[bytes]] = defaultdict(list)
+        self.pending: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
+        self.pending_bytes: dict[int, int] = defaultdict(int)
         self.events = self.messages = 0
+        # (first line, last line, error) of messages the client or broker refused;
+        # appended from kafka-python's I/O thread too (list.append is atomic).
+        self.failures: list[tuple[int, int, str]] = []
+        self.refused = 0  # of those, the ones already counted in `messages`
 
-    def send(self, line: bytes) -> None:
+    def send(self, line: bytes, number: int = 0) -> None:
         from streams.partitioning import lead_partition
 
         lead = lead_of(line)
         self.events += 1
-        if self.batch <= 1 or lead is None:
-            # Bad lines go alone, so the worker dead-letters them byte for byte.
-            self._send(line, key=self._key(lead), partition=None)
+        if self.batch <= 1 or lead is None or len(line) > BULK_LINE_BYTES:
+            # Bad and big lines go alone, so the worker dead-letters them byte for byte.
+            self._send(line, key=self._key(lead), partition=None, lines=(number, number))
             return
         partition = (
             lead_partition(lead, self.partitions)
             if self.key == "lead"
             else self.rng.randrange(self.partitions)
         )
+        if self.pending_bytes[partition] + len(line) + 1 > MAX_BULK_BYTES:
+            self._flush(partition)
         pending = self.pending[partition]
-        pending.append(line)
+        pending.append((number, line))
+        self.pending_bytes[partition] += len(line) + 1
         if len(pending) >= self.batch:
             self._flush(partition)
 
@@ -104,12 +132,37 @@ class Sender:
 
     def _flush(self, partition: int) -> None:
         pending = self.pending.pop(partition, [])
+        self.pending_bytes.pop(partition, None)
         if pending:
-            self._send(join_batch(pending), key=None, partition=partition)
+            value = join_batch([line for _, line in pending])
+            self._send(value, key=None, partition=partition, lines=(pending[0][0], pending[-1][0]))
 
-    def _send(self, value: bytes, key: bytes | None, partition: int | None) -> None:
-        self.producer.send(self.topic, key=key, value=value, partition=partition)
+    def _send(
+        self, value: bytes, key: bytes | None, partition: int | None, lines: tuple[int, int]
+    ) -> None:
+        from kafka.errors import KafkaError
+
+        first, last = lines
+        try:
+            future = self.producer.send(self.topic, key=key, value=value, partition=partition)
+        except KafkaError as error:  # refused before sending, e.g. over max_request_size
+            self.failures.append((first, last, _one_line(error, len(value))))
+            return
+        future.add_errback(self._refused, first, last, len(value))
         self.messages += 1
+
+    def _refused(self, first: int, last: int, size: int, error: BaseException) -> None:
+        self.failures.append((first, last, _one_line(error, size)))
+        self.refused += 1
+
+    def report_failures(self) -> int:
+        """Print one stderr line per message not sent; return how many events they held."""
+        lost = 0
+        for first, last, error in sorted(self.failures):
+            where = f"line {first}" if first == last else f"lines {first}-{last}"
+            print(f"leadflow produce: {where}: not sent: {error}", file=sys.stderr)
+            lost += last - first + 1
+        return lost
 
     def _key(self, lead: str | None) -> bytes | None:
         if self.key == "none" or lead is None:
@@ -131,11 +184,14 @@ def run(args: argparse.Namespace) -> int:
     topic = args.topic or settings.topic
     try:
         partitions = ensure_topics(settings.model_copy(update={"topic": topic}))[topic]
+        limit = message_limit(settings, topic)
         producer = KafkaProducer(
             acks="all",
             linger_ms=20,
-            batch_size=1024 * 1024,
-            max_request_size=8 * 1024 * 1024,
+            # Batches never outgrow what the topic accepts; a record that does alone
+            # is refused by send() itself (max_request_size), before it can fail others.
+            batch_size=min(1024 * 1024, limit // 2),
+            max_request_size=limit,
             **kafka_python_config(settings),
         )
     except KafkaError:
@@ -149,8 +205,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     stream = sys.stdin.buffer if str(args.file) == "-" else args.file.open("rb")
     try:
-        for line in lines(stream):
-            sender.send(line)
+        for number, line in lines(stream):
+            sender.send(line, number)
             if sender.events % 100_000 == 0:
                 print(f"produce: {sender.events:,} sent", file=sys.stderr, flush=True)
         sender.close()
@@ -162,5 +218,39 @@ def run(args: argparse.Namespace) -> int:
         if stream is not sys.stdin.buffer:
             stream.close()
     elapsed = time.monotonic() - started
-    print(f"sent {sender.events} events to {topic} in {sender.messages} messages in {elapsed:.1f}s")
+    lost = sender.report_failures()
+    sent = sender.events - lost
+    messages = sender.messages - sender.refused
+    print(f"sent {sent} events to {topic} in {messages} messages in {elapsed:.1f}s")
+    if lost:
+        print(f"leadflow produce: {lost} events not sent (see above)", file=sys.stderr)
+        return 1
     return 0
+
+
+def message_limit(settings: Any, topic: str) -> int:
+    """The topic's max.message.bytes (the broker's default unless the topic overrides it)."""
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    from streams.security import kafka_python_config
+
+    admin = KafkaAdminClient(client_id="leadflow-produce", **kafka_python_config(settings))
+    try:
+        wanted = ConfigResource(ConfigResourceType.TOPIC, topic, {"max.message.bytes": None})
+        described = admin.describe_configs([wanted], config_filter="all")
+        return int(described["topic"][topic]["max.message.bytes"]["value"])
+    except (KafkaError, KeyError, TypeError, ValueError):
+        return KAFKA_DEFAULT_MESSAGE_LIMIT
+    finally:
+        admin.close()
+
+
+def _one_line(error: BaseException, size: int) -> str:
+    from kafka.errors import MessageSizeTooLargeError
+
+    name = type(error).__name__
+    if isinstance(error, MessageSizeTooLargeError) or "TooLarge" in name:
+        return f"a message of {size:,} bytes is larger than the topic accepts ({name})"
+    text = " ".join(str(error).split())
+    return f"{name}: {text}" if text else name

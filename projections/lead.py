@@ -3,11 +3,20 @@
 Every field is a minimum or maximum under a total order (earliest entry per stage,
 ties broken by the smaller event id, latest pipeline stage...), so applying the
 same set of events in any order, any number of times, gives the same state.
+
+Per-lead memory is bounded, whatever a producer sends: a lead remembers at most
+MAX_REMEMBERED_IDS event-id digests (the smallest ones) and MAX_SCORES distinct
+(time, score) pairs (the earliest ones). Both are still joins (the k smallest of a
+set), so the state stays independent of order. Below the bounds nothing changes;
+above them an event whose id was forgotten is folded again when redelivered,
+which changes nothing (every field is idempotent) but counts it as processed
+rather than duplicate, and a score later than the 1,024th is not kept.
 """
 
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left, bisect_right
 from enum import Enum
 from sys import intern
 from typing import Any
@@ -17,6 +26,10 @@ import xxhash
 from events import Event, EventType, Stage
 
 NEVER = 2**62  # an entry time later than any real one: "not entered"
+MAX_REMEMBERED_IDS = 4096  # 32 KiB of digests; a real lead has tens of events
+MAX_SCORES = 1024  # (time, score) pairs; a real lead is scored tens of times
+_SCORE_BITS = 7  # a score (0-100) fits in 7 bits: a pair packs into one int64
+_SCORE_MASK = (1 << _SCORE_BITS) - 1
 
 # Slots of LeadState.times; the first seven follow the contract's tie order.
 LEAD, MQL, SQL, OPPORTUNITY, REJECTED, WON, LOST, CONTACTED = range(8)
@@ -89,29 +102,32 @@ class LeadState:
         self.loss: tuple[str, str] | None = None
         self.opportunity_amount: tuple[str, int | None] | None = None
         self.won_amount: tuple[str, int | None] | None = None
-        self.scores: array[int] | None = None  # flat (ts, score) pairs
+        # Sorted packed (ts << 7 | score): order = (ts, score) order, one int each.
+        self.scores: array[int] | None = None
         self.pipeline: tuple[int, str] | None = None  # latest (ts, stage)
 
     def apply(self, event: Event) -> Outcome:
         digest = _xxh3_64(event.event_id.encode())
         seen = self.seen
-        if digest in seen:
+        at = bisect_left(seen, digest)
+        if at < len(seen) and seen[at] == digest:
             return _DUPLICATE
-        seen.append(digest)
+        if at < MAX_REMEMBERED_IDS:  # keep the smallest digests: a join, like the rest
+            seen.insert(at, digest)
+            if len(seen) > MAX_REMEMBERED_IDS:
+                seen.pop()
         kind = event.type
         slot = _SLOT_OF_TYPE.get(kind)
         if slot is None:
             if kind is _SCORED:
-                self._add_score(event.ts, event.score)
-                return _CHANGED
+                return _CHANGED if self._add_score(event.ts, event.score) else _RECORDED
             candidate = (event.ts, intern(event.stage or ""))  # opportunity.stage_changed
             if self.pipeline is None or candidate > self.pipeline:
                 self.pipeline = candidate
                 return _CHANGED
             return _RECORDED
         changed = self._enter(slot, event)
-        if kind is _CREATED and event.score is not None:
-            self._add_score(event.ts, event.score)
+        if kind is _CREATED and self._add_score(event.ts, event.score):
             changed = True
         return _CHANGED if changed else _RECORDED
 
@@ -147,24 +163,28 @@ class LeadState:
         }.get(slot)
         return holder is not None and event_id < holder
 
-    def _add_score(self, ts: int, score: int | None) -> None:
+    def _add_score(self, ts: int, score: int | None) -> bool:
+        """Remember (ts, score); False if it was known already or is beyond the bound."""
         if score is None:
-            return
+            return False
         if self.scores is None:
             self.scores = array("q")
-        self.scores.extend((ts, score))
+        scores = self.scores
+        key = ts << _SCORE_BITS | score
+        at = bisect_left(scores, key)
+        if (at < len(scores) and scores[at] == key) or at >= MAX_SCORES:
+            return False
+        scores.insert(at, key)
+        if len(scores) > MAX_SCORES:
+            scores.pop()
+        return True
 
     def score_at(self, ts: int) -> int | None:
         """The score in force at `ts`: the latest one at or before it (ties: the highest)."""
-        if self.scores is None:
+        if not self.scores:
             return None
-        best: tuple[int, int] | None = None
-        pairs = self.scores
-        for i in range(0, len(pairs), 2):
-            candidate = (pairs[i], pairs[i + 1])
-            if candidate[0] <= ts and (best is None or candidate > best):
-                best = candidate
-        return None if best is None else best[1]
+        at = bisect_right(self.scores, ts << _SCORE_BITS | _SCORE_MASK)
+        return None if at == 0 else self.scores[at - 1] & _SCORE_MASK
 
     def copy(self) -> LeadState:
         # Spelled out (no loop over __slots__): a copy is taken per lead per batch.
@@ -185,8 +205,8 @@ class LeadState:
     def latest_ts(self) -> int | None:
         """The latest occurred_at the state remembers (entries, scores, pipeline stage)."""
         stamps = [ts for ts in self.times if ts != NEVER]
-        if self.scores is not None:
-            stamps.extend(self.scores[::2])
+        if self.scores:
+            stamps.append(self.scores[-1] >> _SCORE_BITS)
         if self.pipeline is not None:
             stamps.append(self.pipeline[0])
         return max(stamps) if stamps else None
@@ -206,7 +226,7 @@ class LeadState:
             self.loss,
             self.opportunity_amount,
             self.won_amount,
-            None if self.scores is None else list(self.scores),
+            None if self.scores is None else _score_pairs(self.scores),
             self.pipeline,
         ]
 
@@ -216,14 +236,15 @@ class LeadState:
             raise ValueError(f"unknown lead-state format {wire[:1]!r}")
         state = cls.__new__(cls)  # every slot is set below: skip __init__'s defaults
         state.times = array("q", wire[1])
-        state.seen = array("Q", wire[2])
+        # Sorted and bounded here too: states written before the bound existed.
+        state.seen = array("Q", sorted(wire[2])[:MAX_REMEMBERED_IDS])
         state.source = None if wire[3] is None else intern(wire[3])
         state.source_event = wire[4]
         state.rejection = None if wire[5] is None else (wire[5][0], intern(wire[5][1]))
         state.loss = None if wire[6] is None else (wire[6][0], intern(wire[6][1]))
         state.opportunity_amount = _pair(wire[7])
         state.won_amount = _pair(wire[8])
-        state.scores = None if wire[9] is None else array("q", wire[9])
+        state.scores = None if wire[9] is None else _packed_scores(wire[9])
         state.pipeline = None if wire[10] is None else (wire[10][0], intern(wire[10][1]))
         return state
 
@@ -231,11 +252,7 @@ class LeadState:
         return isinstance(other, LeadState) and self._comparable() == other._comparable()
 
     def _comparable(self) -> tuple[Any, ...]:
-        scores = (
-            None
-            if self.scores is None
-            else sorted(zip(self.scores[::2], self.scores[1::2], strict=True))
-        )
+        scores = None if self.scores is None else list(self.scores)
         return (
             list(self.times),
             sorted(self.seen),
@@ -254,3 +271,16 @@ class LeadState:
 
 def _pair(value: Any) -> Any:
     return None if value is None else (value[0], value[1])
+
+
+def _score_pairs(scores: array[int]) -> list[int]:
+    """The wire form of scores: flat (ts, score) pairs, as before packing."""
+    flat: list[int] = []
+    for key in scores:
+        flat.extend((key >> _SCORE_BITS, key & _SCORE_MASK))
+    return flat
+
+
+def _packed_scores(flat: list[int]) -> array[int]:
+    keys = sorted({flat[i] << _SCORE_BITS | flat[i + 1] for i in range(0, len(flat), 2)})
+    return array("q", keys[:MAX_SCORES])
