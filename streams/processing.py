@@ -29,8 +29,9 @@ from streams.topics import TopicPlan
 log = logging.getLogger("leadflow.worker")
 
 # A dead letter keeps the original bytes; beyond this it keeps their start, with the
-# original length in a header, so an oversized message can never block a commit.
-MAX_DEAD_LETTER_BYTES = 512 * 1024
+# original length in a header: with its headers it must fit Kafka's default 1 MiB
+# record limit, or the broker would refuse the whole transaction, again and again.
+MAX_DEAD_LETTER_BYTES = 1_000_000
 TRUNCATED = "leadflow-truncated-from"
 
 

@@ -13,7 +13,7 @@ from kafka import KafkaConsumer
 
 from events.batch import split_batch
 from leadflow.generate import GeneratorSpec, generate_events, write_events
-from streams import deadletter
+from streams import deadletter, processing
 from tests.streaming import Deployment, converge, counter, eventually
 
 pytestmark = pytest.mark.kafka
@@ -196,12 +196,6 @@ def test_produce_reports_a_line_above_the_broker_limit_on_one_line_and_sends_the
     assert sorted(_events_in(deployment)) == sorted([*good, near_limit])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the worker's producer refuses a dead letter over 1,000,000 bytes (Faust's "
-    "producer_max_request_size) and the ingest agent crashes: needs the streams/app.py change "
-    "described in the adversarial-input report",
-)
 def test_a_message_just_under_the_broker_limit_is_dead_lettered_as_too_large(
     deployment: Deployment, tmp_path: Path
 ) -> None:
@@ -212,8 +206,11 @@ def test_a_message_just_under_the_broker_limit_is_dead_lettered_as_too_large(
     worker = deployment.worker("solo").start()
     assert produce_file(deployment, path).returncode == 0
     eventually(lambda: len(dead_letters(deployment)) == 1, timeout=45)
-    [(_, headers)] = dead_letters(deployment)
+    [(value, headers)] = dead_letters(deployment)
     assert headers[deadletter.REASON] == "too-large"
+    # Kept in part, so a dead letter can never be refused by the broker.
+    assert value == near_limit[: processing.MAX_DEAD_LETTER_BYTES]
+    assert headers[processing.TRUNCATED] == str(len(near_limit))
     assert converge([worker], tmp_path / "good.jsonl", timeout=30) == {}
 
 
