@@ -184,6 +184,7 @@ def _wire(worker: Worker) -> None:
             telemetry.dead_lettered.labels(reason).inc(count)
         telemetry.forwarded.inc(snapshot.forwarded)
         telemetry.transactions.inc()
+        faust_adapter.note_committed(app, snapshot.offsets)
         if settings.store is StoreKind.ROCKSDB and done.changelog_last_offset is not None:
             store = table.data
             db = faust_adapter.rocksdb_for_partition(store, done.unit.partition)

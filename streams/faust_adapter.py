@@ -152,3 +152,17 @@ def request_rejoin(app: Any) -> None:
     if coordinator is not None:
         loop = app.consumer._thread.thread_loop
         loop.call_soon_threadsafe(coordinator.request_rejoin)
+
+
+def note_committed(app: Any, tps: Any) -> None:
+    """Tell Faust's livelock check that these partitions were committed just now.
+
+    Faust warns about partitions it has not committed for minutes; Leadflow commits
+    them itself, in its transactions.
+    """
+    thread = getattr(app.consumer, "_thread", None)
+    committed_at = getattr(thread, "tp_last_committed_at", None)
+    if committed_at is not None:
+        now = time.monotonic()
+        for tp in tps:
+            committed_at[tp] = now
