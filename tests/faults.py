@@ -25,6 +25,7 @@ figure as complete).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -35,7 +36,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from prometheus_client.parser import text_string_to_metric_families
 
 from events import Rejection, decode, now_micros
 from events.batch import split_batch
@@ -290,11 +290,30 @@ class PacedProducer(threading.Thread):
 class Scrape:
     owned_ready: float
     lead_partitions: float
-    sums: dict[SeriesKey, float]
+    texts: list[str]
 
     @property
     def gate_open(self) -> bool:
         return self.lead_partitions > 0 and self.owned_ready == self.lead_partitions
+
+    @functools.cached_property
+    def sums(self) -> dict[SeriesKey, float]:
+        """The additive series summed over the scraped workers (parsed only when asked)."""
+        total: dict[SeriesKey, float] = {}
+        for text in self.texts:
+            for key, value in parse_series(text).items():
+                total[key] = total.get(key, 0.0) + value
+        return {key: value for key, value in total.items() if value}
+
+
+def gate_values(text: str) -> dict[str, float]:
+    """The three gate gauges of one scrape, read line by line (no full parse)."""
+    values = dict.fromkeys(GATE_METRICS, 0.0)
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in values:
+            values[name] = float(value)
+    return values
 
 
 def scrape_all(workers: list[WorkerProcess], strict: bool = False) -> Scrape:
@@ -304,7 +323,7 @@ def scrape_all(workers: list[WorkerProcess], strict: bool = False) -> Scrape:
     """
     owned_ready = 0.0
     lead_partitions = 0.0
-    sums: dict[SeriesKey, float] = {}
+    texts = []
     for worker in workers:
         if worker.paused or worker.process is None:
             continue
@@ -313,16 +332,11 @@ def scrape_all(workers: list[WorkerProcess], strict: bool = False) -> Scrape:
         text = worker.scrape_text(timeout=2)
         if not text:
             continue
-        gate = dict.fromkeys(GATE_METRICS, 0.0)
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name in gate:
-                    gate[sample.name] = sample.value
+        gate = gate_values(text)
         owned_ready += gate["leadflow_partitions_owned"] * gate["leadflow_ready"]
         lead_partitions = max(lead_partitions, gate["leadflow_lead_partitions"])
-        for key, value in parse_series(text).items():
-            sums[key] = sums.get(key, 0.0) + value
-    return Scrape(owned_ready, lead_partitions, {k: v for k, v in sums.items() if v})
+        texts.append(text)
+    return Scrape(owned_ready, lead_partitions, texts)
 
 
 @dataclass
@@ -344,11 +358,11 @@ class GateSampler(threading.Thread):
         self.records: dict[str, GateRecord] = {}
         self.phase = "fault"
         self.expected: dict[SeriesKey, float] | None = None  # set once all input is sent
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
         last = time.monotonic()
-        while not self._stop.wait(self.interval):
+        while not self._halt.wait(self.interval):
             try:
                 scrape = scrape_all(list(self.workers))
             except AssertionError:  # a worker exited; the harness reports that itself
@@ -359,9 +373,9 @@ class GateSampler(threading.Thread):
             if scrape.gate_open:
                 record.open_s += now - last
                 expected = self.expected
-                if expected is not None:
+                if expected is not None and self.lag.caught_up(self.lag()):
                     wrong = differences(scrape.sums, expected)
-                    if wrong and self.lag.caught_up(self.lag()):
+                    if wrong:
                         record.open_caught_up_wrong += 1
                         record.open_caught_up_wrong_max_series = max(
                             record.open_caught_up_wrong_max_series, len(wrong)
@@ -371,7 +385,7 @@ class GateSampler(threading.Thread):
             last = now
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=30)
         self.lag.close()
 
@@ -460,6 +474,7 @@ class CaseResult:
     settle: str = ""
     exact: bool = False
     recover_s: float | None = None  # fault end to exact sums
+    catch_up_s: float | None = None  # last event sent to exact sums
     dlq_expected: int = 0
     dlq_missing: int = 0
     dlq_missing_examples: list[str] = field(default_factory=list)
@@ -473,7 +488,11 @@ class CaseResult:
 
     def summary(self) -> str:
         gate = self.gate.get("fault", {})
-        recover = f"{self.recover_s:.1f}s" if self.recover_s is not None else "never"
+        recover = (
+            f"{self.recover_s:.1f}s after the fault, {self.catch_up_s:.1f}s after the last send"
+            if self.recover_s is not None and self.catch_up_s is not None
+            else "never"
+        )
         restart = f"{self.restart_s:.1f}s" if self.restart_s is not None else "never"
         return (
             f"[fault matrix] {self.case}/{self.mode}: "
@@ -539,7 +558,8 @@ def run_fault_case(
         fault_ended = time.monotonic()
         result.fault_s = fault_ended - fault_started
         producer.join(timeout=300)
-        result.produce_s = time.monotonic() - fault_started
+        produced = time.monotonic()
+        result.produce_s = produced - fault_started
         result.producer_errors = producer.errors
         assert producer.done.is_set(), "the producer did not finish within 300 s"
         sampler.expected = replayed(source.path)
@@ -548,6 +568,7 @@ def run_fault_case(
         result.exact, result.settle = settled.exact, settled.describe()
         if settled.exact:
             result.recover_s = time.monotonic() - fault_ended
+            result.catch_up_s = time.monotonic() - produced
 
         letters = read_dead_letters(deployment.bootstrap, deployment.dlq_topic)
         missing = source.dead_letters - letters
