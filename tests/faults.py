@@ -208,17 +208,27 @@ class GroupLag:
 
 
 class PacedProducer(threading.Thread):
-    """Sends the input with `leadflow produce`'s own Sender, spread over `seconds`.
+    """Sends the input with `leadflow produce`'s own Sender: a burst, then a steady trickle.
+
+    The first `burst` fraction goes out at full speed, so the workers have a backlog (a
+    fault then hits a worker with fetched, unprocessed and uncommitted events, as a
+    backfill or a catch-up would); the rest is spread evenly over `seconds`.
 
     If the broker fails the send (broker case), the whole input is sent again: duplicates
     change nothing, and a repeated bad line may be dead-lettered twice, which is allowed.
     """
 
     def __init__(
-        self, deployment: Deployment, source: FaultInput, mode: MessageMode, seconds: float
+        self,
+        deployment: Deployment,
+        source: FaultInput,
+        mode: MessageMode,
+        seconds: float,
+        burst: float = 0.4,
     ) -> None:
         super().__init__(name="paced-producer", daemon=True)
         self.deployment, self.source, self.mode, self.seconds = deployment, source, mode, seconds
+        self.burst = burst
         self.sent = 0
         self.attempts = 0
         self.errors: list[str] = []
@@ -266,19 +276,24 @@ class PacedProducer(threading.Thread):
             **kafka_python_config(settings),
         )
         sender = Sender(producer, deployment.topic, partitions, self.mode.batch, self.mode.key)
-        started = time.monotonic()
-        rate = self.source.lines / self.seconds
+        burst = int(self.source.lines * self.burst)
+        rate = (self.source.lines - burst) / self.seconds
         self.sent = 0
+        trickle_started = time.monotonic()
         try:
             with self.source.path.open("rb") as stream:
                 for line in lines(stream):
                     sender.send(line)
                     self.sent += 1
-                    if self.sent % 50 == 0:
-                        ahead = self.sent / rate - (time.monotonic() - started)
+                    if self.sent == burst:
+                        sender.close()  # the partly filled bulk messages, then flush
+                        trickle_started = time.monotonic()
+                    elif self.sent > burst and self.sent % 50 == 0:
+                        due = (self.sent - burst) / rate
+                        ahead = due - (time.monotonic() - trickle_started)
                         if ahead > 0:
                             time.sleep(ahead)
-                sender.close()  # the partly filled bulk messages, then flush
+                sender.close()
         finally:
             producer.close(timeout=10)
 

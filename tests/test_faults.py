@@ -28,7 +28,7 @@ from tests.faults import (
     own_broker,
     run_fault_case,
 )
-from tests.streaming import Deployment
+from tests.streaming import Deployment, WorkerProcess, counter, eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.faults]
 
@@ -51,6 +51,11 @@ def fault_report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     print(f"\n[fault matrix] per-case results (JSON lines): {path}")
 
 
+def busy_with_the_backlog(worker: WorkerProcess) -> None:
+    """Wait until `worker` is folding the burst, so a fault finds it with work in hand."""
+    eventually(lambda: counter([worker], "leadflow_events_processed_total") > 300, timeout=60)
+
+
 def assert_exact(result: CaseResult) -> None:
     problems = result.failures()
     assert not problems, f"{result.case}/{result.mode}:\n  " + "\n  ".join(problems)
@@ -61,7 +66,8 @@ def test_a_worker_killed_mid_stream_and_restarted_leaves_the_sums_exact(
     deployment: Deployment, tmp_path: Path, fault_report: Path, mode: MessageMode
 ) -> None:
     def kill_and_restart(ctx: FaultContext) -> None:
-        ctx.producer.wait_for(0.3)
+        ctx.producer.wait_for(0.4)
+        busy_with_the_backlog(ctx.workers[1])
         ctx.workers[1].kill()
         time.sleep(3)
         ctx.workers[1].start(wait=False)
@@ -81,10 +87,12 @@ def test_a_worker_paused_beyond_its_session_timeout_never_writes_as_a_stale_owne
     assert pause_s > SESSION_TIMEOUT_S
 
     def pause_and_resume(ctx: FaultContext) -> None:
-        ctx.producer.wait_for(0.15)
-        ctx.workers[1].pause()
+        victim = ctx.workers[1]
+        ctx.producer.wait_for(0.4)  # the burst is out: every partition has a backlog
+        busy_with_the_backlog(victim)
+        victim.pause()
         time.sleep(pause_s)
-        ctx.workers[1].resume()
+        victim.resume()
 
     source = chaotic_input(tmp_path / "events.jsonl", seed=82)
     produce_s = pause_s + 10  # still producing after the worker wakes up
