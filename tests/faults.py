@@ -476,6 +476,17 @@ def settle(
         time.sleep(1.0)
 
 
+def drain(lag: GroupLag, timeout: float = 30) -> tuple[bool, dict[str, int] | None]:
+    """Wait for the group to commit every input offset: a stuck partition shows here even
+    when what it holds back happens to change no sum."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = lag()
+        if lag.caught_up(left) or time.monotonic() > deadline:
+            return lag.caught_up(left), left
+        time.sleep(1.0)
+
+
 # --------------------------------------------------------------------------- a case
 
 
@@ -490,6 +501,8 @@ class CaseResult:
     exact: bool = False
     recover_s: float | None = None  # fault end to exact sums
     catch_up_s: float | None = None  # last event sent to exact sums
+    lag_drained: bool = False  # every input offset committed once the sums were exact
+    lag_left: dict[str, int] | None = None
     dlq_expected: int = 0
     dlq_missing: int = 0
     dlq_missing_examples: list[str] = field(default_factory=list)
@@ -512,6 +525,7 @@ class CaseResult:
         return (
             f"[fault matrix] {self.case}/{self.mode}: "
             f"{'EXACT' if self.exact else 'WRONG'} (recover {recover}), "
+            f"lag {'drained' if self.lag_drained else f'left {self.lag_left}'}, "
             f"DLQ missing {self.dlq_missing}/{self.dlq_expected}, "
             f"after restart-all {'EXACT' if self.restart_exact else 'WRONG'} ({restart}); "
             f"gate open {gate.get('open_s', 0):.1f}s closed {gate.get('closed_s', 0):.1f}s, "
@@ -523,6 +537,8 @@ class CaseResult:
         problems = []
         if not self.exact:
             problems.append(f"(a) summed workers != replay: {self.settle}")
+        if self.exact and not self.lag_drained:
+            problems.append(f"(a) sums exact, but input never committed: lag {self.lag_left}")
         if self.dlq_missing:
             problems.append(
                 f"(b) {self.dlq_missing} of {self.dlq_expected} bad elements missing from the "
@@ -584,6 +600,8 @@ def run_fault_case(
         if settled.exact:
             result.recover_s = time.monotonic() - fault_ended
             result.catch_up_s = time.monotonic() - produced
+
+        result.lag_drained, result.lag_left = drain(lag)
 
         letters = read_dead_letters(deployment.bootstrap, deployment.dlq_topic)
         missing = source.dead_letters - letters
