@@ -99,6 +99,14 @@ class Deployment:
         for worker in self.workers:
             worker.stop()
 
+    def start_workers(self, workers: Iterable[WorkerProcess], timeout: float = 120) -> None:
+        """Start several workers at once (one group join, not one per worker), then wait."""
+        started = list(workers)
+        for worker in started:
+            worker.start(wait=False)
+        for worker in started:
+            worker.wait_ready(timeout)
+
 
 @dataclass
 class WorkerProcess:
@@ -106,6 +114,7 @@ class WorkerProcess:
     label: str
     port: int
     process: subprocess.Popen[bytes] | None = None
+    paused: bool = False
 
     @property
     def url(self) -> str:
@@ -123,26 +132,58 @@ class WorkerProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        self.paused = False
         if wait:
-            eventually(lambda: self.scrape_text().count("leadflow_ready 1.0") == 1, timeout=90)
+            self.wait_ready()
         return self
 
-    def scrape_text(self) -> str:
+    def wait_ready(self, timeout: float = 90) -> None:
+        eventually(lambda: self.scrape_text().count("leadflow_ready 1.0") == 1, timeout=timeout)
+
+    @property
+    def running(self) -> bool:
+        """Started, not exited (a paused worker is running, just not scheduled)."""
+        return self.process is not None and self.process.poll() is None
+
+    def scrape_text(self, timeout: float = 5) -> str:
+        """The worker's /metrics; "" while it is paused or not answering, like a failed scrape."""
         if self.process is not None and self.process.poll() is not None:
             raise AssertionError(f"worker {self.label} exited: {self.log_tail()}")
+        if self.paused:
+            return ""
         try:
-            with urllib.request.urlopen(self.url, timeout=5) as response:
+            with urllib.request.urlopen(self.url, timeout=timeout) as response:
                 return response.read().decode()
         except OSError:
             return ""
+
+    def pause(self) -> None:
+        """SIGSTOP: every thread stops, heartbeats included; the group moves on without it."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        """SIGCONT: the worker carries on from where it was, unaware of the time that passed."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+        self.paused = False
+
+    def restart(self, wait: bool = True) -> WorkerProcess:
+        """Stop (SIGTERM) and start again on the same port and data dir."""
+        self.stop()
+        return self.start(wait=wait)
 
     def kill(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=30)
+        self.paused = False
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
+            if self.paused:
+                self.resume()  # a stopped process would hold SIGTERM pending forever
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=30)
