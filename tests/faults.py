@@ -307,8 +307,8 @@ class PacedProducer(threading.Thread):
         trickle_started = time.monotonic()
         try:
             with self.source.path.open("rb") as stream:
-                for line in lines(stream):
-                    sender.send(line)
+                for number, line in lines(stream):
+                    sender.send(line, number)
                     self.sent += 1
                     if self.sent == burst:
                         sender.close()  # the partly filled bulk messages, then flush
