@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from events.batch import join_batch
+from leadflow.settings import Settings
 
 KEY_MODES = ("lead", "none", "random")
 DEFAULT_BATCH = 500
@@ -119,25 +120,32 @@ class Sender:
         return lead.encode()
 
 
-def run(args: argparse.Namespace) -> int:
+def connect(settings: Settings, topic: str) -> tuple[Any, int]:
+    """A producer for `topic` (created if missing) and its partition count; KafkaError if
+    the cluster cannot be reached. `leadflow import --produce` sends through it too."""
     from kafka import KafkaProducer
-    from kafka.errors import KafkaError
 
-    from leadflow.settings import Settings
     from streams.security import kafka_python_config
     from streams.topics import ensure_topics
+
+    partitions = ensure_topics(settings.model_copy(update={"topic": topic}))[topic]
+    producer = KafkaProducer(
+        acks="all",
+        linger_ms=20,
+        batch_size=1024 * 1024,
+        max_request_size=8 * 1024 * 1024,
+        **kafka_python_config(settings),
+    )
+    return producer, partitions
+
+
+def run(args: argparse.Namespace) -> int:
+    from kafka.errors import KafkaError
 
     settings = Settings()
     topic = args.topic or settings.topic
     try:
-        partitions = ensure_topics(settings.model_copy(update={"topic": topic}))[topic]
-        producer = KafkaProducer(
-            acks="all",
-            linger_ms=20,
-            batch_size=1024 * 1024,
-            max_request_size=8 * 1024 * 1024,
-            **kafka_python_config(settings),
-        )
+        producer, partitions = connect(settings, topic)
     except KafkaError:
         print(
             f"leadflow produce: cannot reach Kafka at {settings.kafka_bootstrap} "
