@@ -18,23 +18,53 @@ def norm_key(text: str) -> str:
     return " ".join(text.replace("\ufeff", "").replace("_", " ").lower().split())
 
 
-_AMOUNT = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[-+]?\.\d+")
 # Currency marks exports put around amounts: symbols and ISO codes.
-_CURRENCY = re.compile(r"^(?:[A-Z]{3}\s*|[$€£¥])|(?:\s*[A-Z]{3}|[$€£¥])$")
+_CURRENCY = re.compile(r"^(?:[A-Z]{3}\s*|[$€£¥])|(?:\s*[A-Z]{3}|\s*[$€£¥])$")
+_GROUPED = {
+    ",": re.compile(r"\d{1,3}(?:,\d{3})+"),  # 1,200,000
+    ".": re.compile(r"\d{1,3}(?:\.\d{3})+"),  # 1.200.000 (German locale)
+}
 
 
 def parse_amount(text: str) -> float | None:
-    """`12,500.00`, `$3000`, `EUR 1200` → a number ≥ 0; blank → None."""
+    """`12,500.00`, `$3000`, `EUR 1200`, `9000,00` → a number ≥ 0; blank → None.
+
+    Locale exports swap the separators, so the last separator followed by one or
+    two digits is the decimal mark and the other one groups thousands; a separator
+    before exactly three digits groups thousands (`1,200` and `1.200` are 1200).
+    """
     value = text.strip()
     if not value:
         return None
-    bare = _CURRENCY.sub("", value).strip()
-    if not _AMOUNT.fullmatch(bare):
+    bare = _CURRENCY.sub("", value).strip().replace("\u00a0", "").replace(" ", "")
+    number = _number(bare)
+    if number is None:
         raise CellError(f"amount {value!r} is not a number (write 12500.00 or 12,500.00)")
-    number = float(bare.replace(",", ""))
     if number < 0:
         raise CellError(f"amount {value!r} is negative")
     return number
+
+
+def _number(text: str) -> float | None:
+    if not text:
+        return None
+    sign = ""
+    if text[:1] in "+-":
+        sign, text = text[0], text[1:]
+    whole, fraction = text, ""
+    decimal = re.fullmatch(r"(.*?)([.,])(\d{1,2}|\d{4,})", text)
+    if decimal and not (decimal[2] == "," and len(decimal[3]) >= 4):
+        whole, fraction = decimal[1], decimal[3]
+        separator = "." if decimal[2] == "," else ","
+    else:
+        separator = "," if "," in text else "."
+    if whole.isdigit():
+        digits = whole
+    elif _GROUPED[separator].fullmatch(whole):
+        digits = whole.replace(separator, "")
+    else:
+        return None
+    return float(f"{sign}{digits}.{fraction or 0}")
 
 
 def parse_score(text: str) -> tuple[int | None, bool]:

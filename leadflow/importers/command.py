@@ -359,10 +359,10 @@ class Progress:
 def print_summary(
     report: Report, crm: str, files: int, where: str, seconds: float, out: TextIO
 ) -> None:
-    read = " and ".join(f"{count:,} {kind} rows" for kind, count in report.rows.items())
+    read = ", ".join(f"{_rows(count)} of {kind}" for kind, count in report.rows.items())
     out.write(
         f"import {crm}: read {read or 'no rows'} from {files} file(s); wrote {where}; "
-        f"skipped {len(report.skipped):,} rows; {seconds:.1f}s\n"
+        f"skipped {_rows(len(report.skipped))}; {seconds:.1f}s\n"
     )
     if report.skipped:
         out.write("skipped rows:\n")
@@ -372,12 +372,14 @@ def print_summary(
         out.write(
             f"values the mapping lacks (add them with --mapping; see {crm} --print-mapping):\n"
         )
-        for (what, value), entry in sorted(report.unmapped.items()):
+        for (what, value, outcome), entry in sorted(report.unmapped.items()):
             examples = ", ".join(entry.examples)
-            out.write(
-                f"  {what} {value!r}: {entry.count:,} rows ({entry.outcome}), e.g. {examples}\n"
-            )
+            out.write(f"  {what} {value!r}: {_rows(entry.count)} ({outcome}), e.g. {examples}\n")
     if report.notes:
         out.write("conventions applied:\n")
         for message, count in sorted(report.notes.items()):
             out.write(f"  {count:,} x {message}\n")
+
+
+def _rows(count: int) -> str:
+    return f"{count:,} row" if count == 1 else f"{count:,} rows"

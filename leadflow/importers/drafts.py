@@ -43,11 +43,15 @@ class Row:
 
     def get(self, aliases: Iterable[str]) -> str:
         """The first of the column's spellings present in this row, stripped; '' if none."""
+        return self.find(aliases)[1]
+
+    def find(self, aliases: Iterable[str]) -> tuple[str, str]:
+        """(comparable header, stripped value) of the first spelling present; ('', '')."""
         for alias in aliases:
             value = self.cells.get(alias)
             if value is not None:
-                return value.strip()
-        return ""
+                return alias, value.strip()
+        return "", ""
 
 
 def find_column(headers: Iterable[str], aliases: Iterable[str]) -> str | None:
@@ -60,7 +64,6 @@ def find_column(headers: Iterable[str], aliases: Iterable[str]) -> str | None:
 class Unmapped:
     count: int = 0
     examples: list[str] = field(default_factory=list)
-    outcome: str = ""
 
 
 @dataclass
@@ -69,7 +72,7 @@ class Report:
 
     rows: Counter[str] = field(default_factory=Counter)  # rows read per export kind
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file:line, reason)
-    unmapped: dict[tuple[str, str], Unmapped] = field(default_factory=dict)
+    unmapped: dict[tuple[str, str, str], Unmapped] = field(default_factory=dict)
     notes: Counter[str] = field(default_factory=Counter)
 
     def skip(self, row: Row, reason: str) -> None:
@@ -77,9 +80,9 @@ class Report:
 
     def unknown(self, what: str, value: str, row: Row, outcome: str) -> None:
         """A CRM value the mapping lacks; `outcome` says what was done instead."""
-        entry = self.unmapped.setdefault((what, value), Unmapped(outcome=outcome))
+        entry = self.unmapped.setdefault((what, value, outcome), Unmapped())
         entry.count += 1
-        if len(entry.examples) < EXAMPLES:
+        if len(entry.examples) < EXAMPLES and row.where not in entry.examples:
             entry.examples.append(row.where)
 
     def note(self, message: str, count: int = 1) -> None:

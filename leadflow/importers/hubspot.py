@@ -39,9 +39,10 @@ KINDS = (CONTACTS, DEALS)
 
 StampReader = Callable[[str], Stamp]
 
-# Lifecycle and stage-entry date columns, as comparable headers (see cells.norm_key).
-_BECAME = re.compile(r"became an? (.+) date")
-_DATE_ENTERED = re.compile(r'date entered\s+"?(.+?)"?')
+# Lifecycle and stage-entry date columns: labels as the UI exports them, internal
+# names as API exports do (matched on the comparable header, see cells.norm_key).
+_BECAME = re.compile(r"became an? (.+) date", re.IGNORECASE)
+_DATE_ENTERED = re.compile(r'date entered\s+"?(.+?)"?', re.IGNORECASE)
 _API_LIFECYCLE = re.compile(r"hs lifecyclestage (\w+) date")
 _API_DATE_ENTERED = re.compile(r"hs (?:v2 )?date entered (\w+)")
 _PIPELINE = re.compile(r"(.+?)\s*\(([^()]+)\)")
@@ -60,9 +61,9 @@ _MAIN_TYPES = (
 @dataclass(frozen=True, slots=True)
 class StageColumn:
     header: str  # comparable header
-    stage: str  # comparable stage label, without the pipeline
-    pipeline: str | None
-    label: str  # as the export spells it, for reports
+    stage: str  # comparable stage name, without the pipeline
+    pipeline: str | None  # comparable pipeline name, if the header names one
+    label: str  # the stage (and pipeline) as the export spells it, for reports
 
 
 def stage_columns(headers: Iterable[str]) -> list[StageColumn]:
@@ -70,18 +71,20 @@ def stage_columns(headers: Iterable[str]) -> list[StageColumn]:
     found: list[StageColumn] = []
     for header in headers:
         key = norm_key(header)
+        spelled = " ".join(header.replace("\ufeff", "").split())
         match = (
-            _BECAME.fullmatch(key)
+            _BECAME.fullmatch(spelled)
+            or _DATE_ENTERED.fullmatch(spelled)
             or _API_LIFECYCLE.fullmatch(key)
             or _API_DATE_ENTERED.fullmatch(key)
-            or _DATE_ENTERED.fullmatch(key)
         )
         if match is None:
             continue
-        stage, pipeline = match[1].strip(), None
-        if inner := _PIPELINE.fullmatch(stage):
-            stage, pipeline = inner[1], inner[2]
-        found.append(StageColumn(key, stage, pipeline, header.strip()))
+        label = match[1].strip()
+        stage, pipeline = label, None
+        if inner := _PIPELINE.fullmatch(label):
+            stage, pipeline = inner[1], norm_key(inner[2])
+        found.append(StageColumn(key, norm_key(stage), pipeline, label))
     return found
 
 
@@ -129,8 +132,10 @@ class HubSpotImport:
     report: Report
     contacts: dict[str, Contact] = field(default_factory=dict)
     deals: dict[str, Deal] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)  # comparable -> exported header
 
     def add_rows(self, kind: str, headers: list[str], rows: Iterable[Row]) -> None:
+        self.labels.update((norm_key(header), header.strip()) for header in headers)
         columns = stage_columns(headers)
         parse = self._contact if kind == CONTACTS else self._deal
         records: dict[str, Contact] | dict[str, Deal] = (
@@ -162,6 +167,11 @@ class HubSpotImport:
         except TimestampError as error:
             raise RowError(f"column {column!r}: {error}") from None
 
+    def _date(self, row: Row, aliases: Iterable[str]) -> Stamp | None:
+        """The column's moment, None if blank; a RowError naming the column if unreadable."""
+        key, text = row.find(aliases)
+        return self._stamp(self.labels.get(key, key), text) if text else None
+
     def _record_id(self, row: Row) -> str:
         record = row.get(self.rules.columns["record_id"])
         if not record:
@@ -191,12 +201,10 @@ class HubSpotImport:
             text = row.cells.get(column.header, "").strip()
             if not text:
                 continue
-            stamp = self._stamp(column.label, text)
+            stamp = self._stamp(self.labels.get(column.header, column.label), text)
             target = rules.funnel_types.get(column.stage)
             if target is None:
-                unknown.append(
-                    ("HubSpot lifecycle stage", column.stage, f"{column.label}: ignored")
-                )
+                unknown.append(("HubSpot lifecycle stage", column.label, "its dates ignored"))
                 continue
             if target.type is None:
                 continue
@@ -216,9 +224,9 @@ class HubSpotImport:
             if target is None:
                 unknown.append(("HubSpot lead status", raw_status, "ignored"))
             elif target.type is not None:
-                when = row.get(cols["status_date"])
-                if when:
-                    status = (target, self._stamp("status date", when))
+                when = self._date(row, cols["status_date"])
+                if when is not None:
+                    status = (target, when)
                 else:
                     self.report.note(f"lead status {raw_status!r} without a date: not imported")
         source = self._source(row.get(cols["source"]), row.get(cols["source_drill_down"]), unknown)
@@ -229,10 +237,9 @@ class HubSpotImport:
     ) -> Deal:
         cols = self.rules.columns
         record = self._record_id(row)
-        created_text = row.get(cols["create_date"])
-        if not created_text:
+        created = self._date(row, cols["create_date"])
+        if created is None:
             raise RowError("no Create Date")
-        created = self._stamp("Create Date", created_text)
         try:
             contacts = hubspot_ids(row.get(cols["deal_contacts"]))
             amount = parse_amount(row.get(cols["amount"]))
@@ -246,11 +253,11 @@ class HubSpotImport:
             text = row.cells.get(column.header, "").strip()
             if not text:
                 continue
-            stamp = self._stamp(column.label, text)
+            stamp = self._stamp(self.labels.get(column.header, column.label), text)
             entered[column.stage] = stamp
             target = self._stage(column.stage, column.pipeline)
             if target is None:
-                unknown.append(("HubSpot deal stage", column.label, "no event"))
+                unknown.append(("HubSpot deal stage", column.label, "its entry dates ignored"))
             elif target.outcome == "pipeline":
                 opens.append((target.stage or "", stamp))
             elif target.outcome in (WON, LOST):
@@ -261,16 +268,14 @@ class HubSpotImport:
         current = self._stage(norm_key(raw_stage), norm_key(pipeline) if pipeline else None)
         if current is None:
             label = f"{raw_stage} ({pipeline})" if pipeline else raw_stage
-            unknown.append(("HubSpot deal stage", label, "deal imported without its outcome"))
+            unknown.append(("HubSpot deal stage", label, "deals there: no outcome, no stage"))
         current_at = entered.get(norm_key(raw_stage))
         if current is not None and current.outcome in (WON, LOST) and current_at is None:
-            close_text = row.get(cols["close_date"])
-            if not close_text:
+            current_at = self._date(row, cols["close_date"])
+            if current_at is None:
                 raise RowError(f"deal in {raw_stage!r} without a Close Date")
-            current_at = self._stamp("Close Date", close_text)
         if current is not None and current.outcome == "pipeline" and current_at is None:
-            modified = row.get(cols["last_modified"])
-            current_at = self._stamp("Last Modified Date", modified) if modified else created
+            current_at = self._date(row, cols["last_modified"]) or created
         reopened = bool(closes) and current is not None and current.outcome == "pipeline"
         source = self._source(row.get(cols["deal_source"]), "", unknown)
         reason = row.get(cols["closed_lost_reason"]) or None
@@ -342,10 +347,11 @@ class HubSpotImport:
         drafts: list[Draft] = []
         for kind, (stamp, reason) in contact.entries.items():
             if has_deals and kind in _DEAL_TYPES:
-                self.report.note("contacts with deals: opportunity and won taken from the deals")
                 continue
             fields = {"reason": reason} if reason else {}
             drafts.append(Draft(lead, kind, stamp, lead, fields))
+        if has_deals and any(kind in _DEAL_TYPES for kind in contact.entries):
+            self.report.note("contacts with deals: opportunity and customer dates from the deals")
         return drafts
 
     def _deal_drafts(self, deal: Deal) -> list[Draft]:

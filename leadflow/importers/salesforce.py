@@ -46,9 +46,13 @@ def kind_of(headers: list[str], rules: Rules) -> str | None:
     def has(column: str) -> bool:
         return find_column(headers, cols[column]) is not None
 
+    # OpportunityHistory has no IsWon/IsClosed; an Opportunity report may call its own
+    # id "Opportunity ID", the history's reference to it.
+    if has("stage") and (has("won") or has("closed")):
+        return OPPORTUNITIES
     if has("opportunity") and has("stage"):
         return HISTORY
-    if has("stage") and (has("won") or has("closed") or has("close_date")):
+    if has("stage") and has("close_date"):
         return OPPORTUNITIES
     if has("id") and (has("status") or has("converted") or has("converted_date")):
         return LEADS
@@ -97,8 +101,10 @@ class SalesforceImport:
     leads: dict[str, Lead] = field(default_factory=dict)
     opportunities: dict[str, Opportunity] = field(default_factory=dict)
     history: dict[str, list[HistoryRow]] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)  # comparable -> exported header
 
     def add_rows(self, kind: str, headers: list[str], rows: Iterable[Row]) -> None:
+        self.labels.update((norm_key(header), header.strip()) for header in headers)
         parse = {LEADS: self._lead, OPPORTUNITIES: self._opportunity, HISTORY: self._history}[kind]
         for row in rows:
             self.report.rows[kind] += 1
@@ -121,6 +127,11 @@ class SalesforceImport:
             return self.read_stamp(text)
         except TimestampError as error:
             raise RowError(f"column {column!r}: {error}") from None
+
+    def _date(self, row: Row, aliases: Iterable[str]) -> Stamp | None:
+        """The column's moment, None if blank; a RowError naming the column if unreadable."""
+        key, text = row.find(aliases)
+        return self._stamp(self.labels.get(key, key), text) if text else None
 
     def _id(self, row: Row, column: str, what: str) -> str:
         text = row.get(self.rules.columns[column])
@@ -153,11 +164,11 @@ class SalesforceImport:
         lead_id = self._id(row, "id", "Id")
         entries: list[tuple[EventType, Stamp, str | None, str]] = []
         for key, target in rules.funnel_types.items():
-            aliases = cols.get(key.replace(" ", "_"), (key,))
-            text = row.get(aliases)
-            if not text or target.type is None:
+            if target.type is None:
                 continue
-            entries.append((target.type, self._stamp(aliases[0], text), target.reason, key))
+            stamp = self._date(row, cols.get(key.replace(" ", "_"), (key,)))
+            if stamp is not None:
+                entries.append((target.type, stamp, target.reason, key))
         if not any(kind is EventType.LEAD_CREATED for kind, *_ in entries):
             raise RowError("no created date (the lead_dates field mapped to lead.created)")
         status: tuple[Target, Stamp] | None = None
@@ -167,9 +178,9 @@ class SalesforceImport:
             if target is None:
                 unknown.append(("Salesforce lead status", raw_status, "ignored"))
             elif target.type is not None:
-                when = row.get(cols["status_date"])
-                if when:
-                    status = (target, self._stamp("status date", when))
+                when = self._date(row, cols["status_date"])
+                if when is not None:
+                    status = (target, when)
                 else:
                     self.report.note(f"lead status {raw_status!r} without a date: not imported")
         converted_to = None
@@ -189,10 +200,9 @@ class SalesforceImport:
     def _opportunity(self, row: Row, unknown: list[tuple[str, str, str]]) -> None:
         cols = self.rules.columns
         opportunity = self._id(row, "id", "Id")
-        created_text = row.get(cols["created_date"])
-        if not created_text:
+        created = self._date(row, cols["created_date"])
+        if created is None:
             raise RowError("no CreatedDate")
-        created = self._stamp("CreatedDate", created_text)
         stage = row.get(cols["stage"])
         if not stage:
             raise RowError("no StageName")
@@ -212,10 +222,8 @@ class SalesforceImport:
             current = self._stage(stage, unknown, "opportunity imported without its outcome")
             outcome = None if current is None else current.outcome
             outcome = "open" if outcome == "pipeline" else outcome
-        close_text = row.get(cols["close_date"])
-        close = self._stamp("CloseDate", close_text) if close_text else None
-        modified_text = row.get(cols["last_modified"])
-        modified = self._stamp("LastModifiedDate", modified_text) if modified_text else None
+        close = self._date(row, cols["close_date"])
+        modified = self._date(row, cols["last_modified"])
         source = self._source(row.get(cols["source"]), unknown)
         reason = row.get(cols["loss_reason"]) or None
         if opportunity in self.opportunities:
@@ -240,10 +248,9 @@ class SalesforceImport:
         stage = row.get(cols["stage"])
         if not stage:
             raise RowError("no StageName")
-        created_text = row.get(cols["created_date"])
-        if not created_text:
+        at = self._date(row, cols["created_date"])
+        if at is None:
             raise RowError("no CreatedDate")
-        at = self._stamp("CreatedDate", created_text)
         try:
             amount = parse_amount(row.get(cols["amount"]))
         except CellError as error:
