@@ -296,12 +296,13 @@ class CsvFile:
             raise StartError(self._unreadable(error, line)) from error
 
     def _unreadable(self, error: Exception, line: int | None = None) -> str:
-        where = f"{self.path}:{line}" if line else str(self.path)
         if isinstance(error, UnicodeDecodeError):
+            # Text is decoded ahead in large chunks: the line being parsed says nothing.
             return (
-                f"{where}: not {self.encoding} text ({error.reason}); Salesforce report exports "
-                "may be in another encoding: try --encoding cp1252"
+                f"{self.path}: not {self.encoding} text ({error.reason}); Salesforce report "
+                "exports may be in another encoding: try --encoding cp1252"
             )
+        where = f"{self.path}:{line}" if line else str(self.path)
         return f"{where}: not valid CSV ({error})"
 
 
