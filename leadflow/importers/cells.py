@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 
 class CellError(ValueError):
     """A cell that cannot be read; the message says what it held."""
 
 
+@lru_cache(maxsize=65536)  # picklist values repeat on every row
 def norm_key(text: str) -> str:
     """The comparable form of a header, picklist value or mapping key.
 

@@ -72,6 +72,17 @@ _MONTHS = {
 def parse_stamp(text: str, zone: tzinfo, order: DateOrder = DateOrder.MDY) -> Stamp:
     """Read one cell; raise TimestampError naming what was wrong with it."""
     value = text.strip()
+    if len(value) > 10 and value[4] == "-" and value[10] in "T ":
+        # The spellings of nearly every cell (ISO 8601, HubSpot's "2024-03-04 10:15"),
+        # read in C; anything it refuses gets the precise reading below.
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if moment.tzinfo is None:
+                return Stamp(moment.replace(tzinfo=zone))
+            return Stamp(moment.astimezone(zone))
     if _EPOCH_MS.fullmatch(value):
         moment = datetime.fromtimestamp(int(value) / 1000, UTC)
         return Stamp(moment.astimezone(zone))
@@ -154,8 +165,4 @@ def rfc3339(moment: datetime) -> str:
 
 def utc_key(moment: datetime) -> str:
     """A zone-independent spelling of the instant, for event ids."""
-    utc = moment.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if utc.microsecond:
-        text += f".{utc.microsecond:06d}"
-    return text + "Z"
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
