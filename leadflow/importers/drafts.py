@@ -129,12 +129,12 @@ def place_bare_dates(drafts: list[Draft]) -> None:
     A Salesforce CloseDate or ConvertedDate has no time; read as midnight it would
     come before the same day's creation and reverse the lead's stages.
     """
+    bare = {draft.lead_id for draft in drafts if draft.at.date_only}
     by_lead: dict[str, list[Draft]] = {}
     for draft in drafts:
-        by_lead.setdefault(draft.lead_id, []).append(draft)
+        if draft.lead_id in bare:
+            by_lead.setdefault(draft.lead_id, []).append(draft)
     for lead_drafts in by_lead.values():
-        if not any(d.at.date_only for d in lead_drafts):
-            continue
         lead_drafts.sort(key=lambda d: (ORDER[d.type], d.at.date_only, d.at.at))
         for index, draft in enumerate(lead_drafts):
             if not draft.at.date_only:
@@ -152,7 +152,7 @@ def place_bare_dates(drafts: list[Draft]) -> None:
 def finish(drafts: list[Draft]) -> list[bytes]:
     """Wire JSON lines: ids given, duplicates merged (the later draft wins), time order."""
     place_bare_dates(drafts)
-    events: dict[str, tuple[datetime, str, bytes]] = {}
+    events: dict[str, tuple[float, str, bytes]] = {}
     for draft in drafts:
         at = draft.at.at
         event_id = draft.event_id(at)
@@ -163,5 +163,5 @@ def finish(drafts: list[Draft]) -> list[bytes]:
             "occurred_at": rfc3339(at),
             **{key: value for key, value in draft.fields.items() if value is not None},
         }
-        events[event_id] = (at, event_id, orjson.dumps(document))
-    return [line for _, _, line in sorted(events.values(), key=lambda e: (e[0], e[1]))]
+        events[event_id] = (at.timestamp(), event_id, orjson.dumps(document))
+    return [line for _, _, line in sorted(events.values())]
