@@ -193,7 +193,11 @@ def _import(args: argparse.Namespace, mapping: ImportMapping) -> int:
                     f"headers; name it as KIND:FILE ({', '.join(_kinds(args.crm))})"
                 )
             importer.add_rows(kind, table.headers, table.rows())
-    lines = finish(importer.drafts())
+    drafts = importer.drafts()
+    sourceless = sum(1 for d in drafts if d.fields.get("source") == "unknown")
+    if sourceless:
+        report.note("leads without a source in the export: source 'unknown'", sourceless)
+    lines = finish(drafts)
     progress.clear()
     if args.produce:
         sent = _produce(lines, settings, args.topic or settings.topic)
