@@ -9,6 +9,7 @@ any row was skipped, 2 when the run could not start.
 from __future__ import annotations
 
 import argparse
+import codecs
 import csv
 import io
 import sys
@@ -155,6 +156,10 @@ def _import(args: argparse.Namespace, mapping: ImportMapping) -> int:
         zone = ZoneInfo(args.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise StartError(f"--timezone {args.timezone!r} is not an IANA time zone") from None
+    try:
+        codecs.lookup(args.encoding)
+    except LookupError:
+        raise StartError(f"--encoding {args.encoding!r} is not a text encoding") from None
     settings = Settings()
     try:
         funnel = load_funnel(settings.config)
