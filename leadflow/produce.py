@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from events.batch import MAX_BATCH_ELEMENTS, join_batch
+from leadflow.settings import Settings
 
 KEY_MODES = ("lead", "none", "random")
 DEFAULT_BATCH = 500
@@ -172,28 +173,35 @@ class Sender:
         return lead.encode()
 
 
-def run(args: argparse.Namespace) -> int:
+def connect(settings: Settings, topic: str) -> tuple[Any, int]:
+    """A producer for `topic` (created if missing) and its partition count; KafkaError if
+    the cluster cannot be reached. `leadflow import --produce` sends through it too."""
     from kafka import KafkaProducer
-    from kafka.errors import KafkaError
 
-    from leadflow.settings import Settings
     from streams.security import kafka_python_config
     from streams.topics import ensure_topics
+
+    partitions = ensure_topics(settings.model_copy(update={"topic": topic}))[topic]
+    limit = message_limit(settings, topic)
+    producer = KafkaProducer(
+        acks="all",
+        linger_ms=20,
+        # Batches never outgrow what the topic accepts; a record that does alone
+        # is refused by send() itself (max_request_size), before it can fail others.
+        batch_size=min(1024 * 1024, limit // 2),
+        max_request_size=limit,
+        **kafka_python_config(settings),
+    )
+    return producer, partitions
+
+
+def run(args: argparse.Namespace) -> int:
+    from kafka.errors import KafkaError
 
     settings = Settings()
     topic = args.topic or settings.topic
     try:
-        partitions = ensure_topics(settings.model_copy(update={"topic": topic}))[topic]
-        limit = message_limit(settings, topic)
-        producer = KafkaProducer(
-            acks="all",
-            linger_ms=20,
-            # Batches never outgrow what the topic accepts; a record that does alone
-            # is refused by send() itself (max_request_size), before it can fail others.
-            batch_size=min(1024 * 1024, limit // 2),
-            max_request_size=limit,
-            **kafka_python_config(settings),
-        )
+        producer, partitions = connect(settings, topic)
     except KafkaError:
         print(
             f"leadflow produce: cannot reach Kafka at {settings.kafka_bootstrap} "
