@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from events.batch import join_batch
+from leadflow.errors import UserError
 
 KEY_MODES = ("lead", "none", "random")
 DEFAULT_BATCH = 500
@@ -123,44 +124,53 @@ def run(args: argparse.Namespace) -> int:
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
-    from leadflow.settings import Settings
+    from leadflow.errors import kafka_problem
+    from leadflow.settings import load_settings
     from streams.security import kafka_python_config
     from streams.topics import ensure_topics
 
-    settings = Settings()
+    settings = load_settings()
     topic = args.topic or settings.topic
+    # Opened first: a typo in the file name should not wait for Kafka's timeout.
+    stream = sys.stdin.buffer if str(args.file) == "-" else open_input(args.file)
     try:
-        partitions = ensure_topics(settings.model_copy(update={"topic": topic}))[topic]
-        producer = KafkaProducer(
-            acks="all",
-            linger_ms=20,
-            batch_size=1024 * 1024,
-            max_request_size=8 * 1024 * 1024,
-            **kafka_python_config(settings),
-        )
-    except KafkaError:
-        print(
-            f"leadflow produce: cannot reach Kafka at {settings.kafka_bootstrap} "
-            "(set LEADFLOW_KAFKA_BOOTSTRAP, or start one: leadflow broker start)",
-            file=sys.stderr,
-        )
-        return 2
-    sender = Sender(producer, topic, partitions, args.batch, args.key)
-    started = time.monotonic()
-    stream = sys.stdin.buffer if str(args.file) == "-" else args.file.open("rb")
-    try:
-        for line in lines(stream):
-            sender.send(line)
-            if sender.events % 100_000 == 0:
-                print(f"produce: {sender.events:,} sent", file=sys.stderr, flush=True)
-        sender.close()
-    except KafkaError as error:
-        print(f"leadflow produce: failed after {sender.events:,} events: {error}", file=sys.stderr)
-        return 1
+        try:
+            partitions = ensure_topics(settings.model_copy(update={"topic": topic}))[topic]
+            producer = KafkaProducer(
+                acks="all",
+                linger_ms=20,
+                batch_size=1024 * 1024,
+                max_request_size=8 * 1024 * 1024,
+                **kafka_python_config(settings),
+            )
+        except KafkaError as error:
+            raise kafka_problem(settings.kafka_bootstrap, error) from error
+        sender = Sender(producer, topic, partitions, args.batch, args.key)
+        started = time.monotonic()
+        try:
+            for line in lines(stream):
+                sender.send(line)
+                if sender.events % 100_000 == 0:
+                    print(f"produce: {sender.events:,} sent", file=sys.stderr, flush=True)
+            sender.close()
+        except KafkaError as error:
+            print(
+                f"leadflow produce: failed after {sender.events:,} events: {error}",
+                file=sys.stderr,
+            )
+            return 1
+        finally:
+            producer.close()
     finally:
-        producer.close()
         if stream is not sys.stdin.buffer:
             stream.close()
     elapsed = time.monotonic() - started
     print(f"sent {sender.events} events to {topic} in {sender.messages} messages in {elapsed:.1f}s")
     return 0
+
+
+def open_input(path: Path) -> BinaryIO:
+    try:
+        return path.open("rb")
+    except OSError as error:
+        raise UserError(f"cannot read {path} ({error.strerror})") from error
