@@ -16,7 +16,7 @@ RULES_DIR = Path(__file__).resolve().parent / "prometheus" / "rules"
 DEFAULT_RUNBOOK_BASE_URL = "https://leadflow.dev/docs/runbooks"
 
 # Line-based, not a YAML round trip, so the written files keep their comments and layout.
-_RUNBOOK_URL = re.compile(r"^(?P<key>\s*runbook_url:\s*)(?P<url>\S+)\s*$", re.MULTILINE)
+_RUNBOOK_URL = re.compile(r"^(?P<key>[ \t]*runbook_url:[ \t]*)(?P<url>\S+)[ \t]*$", re.MULTILINE)
 
 
 def runbook_urls(text: str) -> list[str]:
