@@ -19,24 +19,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Heavy imports here: other commands must not pay for Faust.
-    import faust
-    from kafka.errors import KafkaError
-
     from leadflow.config import load_funnel
-    from leadflow.errors import kafka_problem
     from leadflow.ports import ensure_listenable
     from leadflow.settings import load_settings
     from leadflow.workdirs import ensure_data_dir
+
+    settings = load_settings()
+    funnel = load_funnel(settings.config)
+    # Checked before Kafka and Faust: each would report these as a long traceback,
+    # and only after seconds of imports and timeouts.
+    ensure_data_dir(settings.data_dir)
+    ensure_listenable(settings.metrics_host, settings.metrics_port, "LEADFLOW_METRICS_PORT")
+
+    # Heavy imports here: other commands, and the checks above, must not pay for Faust.
+    import faust
+    from kafka.errors import KafkaError
+
+    from leadflow.errors import kafka_problem
     from leadflow.worker_logs import calm_known_noise
     from streams.app import create_worker
     from streams.topics import ensure_topics
 
-    settings = load_settings()
-    funnel = load_funnel(settings.config)
-    # Checked before Kafka and Faust: each would report these as a long traceback.
-    ensure_data_dir(settings.data_dir)
-    ensure_listenable(settings.metrics_host, settings.metrics_port, "LEADFLOW_METRICS_PORT")
     try:
         partitions = ensure_topics(settings)
     except KafkaError as error:
