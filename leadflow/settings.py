@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import AfterValidator, Field, FilePath, SecretStr, ValidationError
+from pydantic import AfterValidator, Field, FilePath, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dashboards.runbooks import DEFAULT_RUNBOOK_BASE_URL
@@ -97,6 +97,18 @@ class Settings(BaseSettings):
     # the people paged can open it); `leadflow rules build` writes it into the rules.
     runbook_base_url: Annotated[str, AfterValidator(_http_url)] = DEFAULT_RUNBOOK_BASE_URL
 
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> Self:
+        sasl = (SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL)
+        if self.security_protocol in sasl and (
+            self.sasl_mechanism is None or not self.sasl_username
+        ):
+            raise ValueError(
+                f"LEADFLOW_SECURITY_PROTOCOL={self.security_protocol} needs "
+                "LEADFLOW_SASL_MECHANISM, LEADFLOW_SASL_USERNAME and LEADFLOW_SASL_PASSWORD"
+            )
+        return self
+
 
 class SettingsError(UserError):
     """Environment variables that do not validate; one line per variable."""
@@ -113,7 +125,10 @@ def load_settings(**overrides: object) -> Settings:
 def describe_settings_error(error: ValidationError) -> str:
     lines = []
     for item in error.errors(include_url=False):
-        field = str(item["loc"][0]) if item["loc"] else ""
         message = item["msg"].removeprefix("Value error, ")
-        lines.append(f"{ENV_PREFIX}{field.upper()}={item['input']!r}: {message}")
+        if item["loc"]:
+            variable = f"{ENV_PREFIX}{str(item['loc'][0]).upper()}"
+            lines.append(f"{variable}={item['input']!r}: {message}")
+        else:  # a rule across variables: the message names them
+            lines.append(message)
     return "\n".join(lines)

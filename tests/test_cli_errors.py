@@ -149,6 +149,24 @@ def test_a_missing_tls_file_is_reported_by_its_variable(workdir: Path) -> None:
     )
 
 
+def test_a_tls_file_without_a_certificate_is_reported_by_its_variable(workdir: Path) -> None:
+    (workdir / "ca.pem").write_text("not a certificate\n", encoding="utf-8")
+    done = leadflow(
+        "topics",
+        cwd=workdir,
+        env={"LEADFLOW_SECURITY_PROTOCOL": "SSL", "LEADFLOW_SSL_CAFILE": "ca.pem"},
+    )
+    assert the_error(done, "topics").startswith("LEADFLOW_SSL_CAFILE='ca.pem': no CA certificate")
+
+
+def test_sasl_without_credentials_names_the_variables_it_needs(workdir: Path) -> None:
+    done = leadflow("worker", cwd=workdir, env={"LEADFLOW_SECURITY_PROTOCOL": "SASL_SSL"})
+    assert the_error(done, "worker") == (
+        "LEADFLOW_SECURITY_PROTOCOL=SASL_SSL needs LEADFLOW_SASL_MECHANISM, "
+        "LEADFLOW_SASL_USERNAME and LEADFLOW_SASL_PASSWORD"
+    )
+
+
 def test_bad_settings_are_reported_by_commands_without_kafka_too(
     workdir: Path, events: Path
 ) -> None:
