@@ -1012,7 +1012,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "--end",
         type=aware_instant,
         default=None,
-        help="latest event time, ISO 8601 with offset (default: now, rounded down to the minute)",
+        help="latest event time, ISO 8601 with offset (default: now, rounded down to the "
+        "minute; give it to get the same events on every run)",
     )
     parser.add_argument(
         "--chaos", action="store_true", help="shuffled arrival, ~5%% duplicates, late lead.created"
