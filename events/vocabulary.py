@@ -7,7 +7,15 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+)
 
 OTHER = "other"
 
@@ -28,18 +36,32 @@ stays far below Kafka's default 1 MiB message limit, so a too-large event can st
 dead-lettered whole, with its headers."""
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# A bare number is seconds: environment variables arrive as strings, and "10" must
+# mean what the number 10 means in a YAML file.
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w|)\s*$")
+_UNIT_SECONDS = {"": 1, "ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+DURATION_HINT = "use seconds (10) or 90s, 15m, 24h, 7d, 2w, or ISO 8601 (P3D)"
 
 
 def parse_duration(value: Any) -> Any:
-    """Accept "90s", "15m", "24h", "7d", "2w" besides what pydantic reads (ISO 8601, seconds)."""
+    """Accept "10", "90s", "15m", "24h", "7d", "2w" besides what pydantic reads (ISO 8601)."""
     if isinstance(value, str) and (match := _DURATION.match(value)):
         return timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
     return value
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+def _readable_duration_error(value: Any, handler: ValidatorFunctionWrapHandler) -> timedelta:
+    # pydantic's own message ("day" identifier in duration not correctly formatted)
+    # describes its parser, not what to type.
+    try:
+        return handler(parse_duration(value))
+    except ValidationError as error:
+        if all(item["type"].startswith("time_delta") for item in error.errors()):
+            raise ValueError(f"not a duration; {DURATION_HINT}") from error
+        raise
+
+
+Duration = Annotated[timedelta, WrapValidator(_readable_duration_error)]
 
 
 def _canonical(value: str) -> str:

@@ -35,6 +35,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType, TracebackType
 
+from leadflow.errors import UserError
+from leadflow.paths import user_data_dir
+
 POM_PATH = Path(__file__).with_name("kafka-pom.xml")
 _POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
 _STAMP_NAME = ".leadflow-fetched"
@@ -59,6 +62,11 @@ class BrokerError(RuntimeError):
 
 
 # --------------------------------------------------------------------------- fetching
+
+
+def default_data_dir() -> Path:
+    """Per user, so `broker stop` finds the broker `broker start` ran from any directory."""
+    return user_data_dir() / "kafka"
 
 
 def default_cache_dir() -> Path:
@@ -490,7 +498,10 @@ class LocalKafka:
         # mistake another process listening on the port (e.g. a second broker) for ours.
         for name, port in (("port", self.port), ("controller port", self.controller_port)):
             if _port_open(port):
-                raise BrokerError(f"{name} {port} on 127.0.0.1 is already in use")
+                raise BrokerError(
+                    f"{name} {port} on 127.0.0.1 is already in use; choose another with "
+                    f"--{name.replace(' ', '-')}"
+                )
 
     def _write_config(self) -> None:
         self.server_log.parent.mkdir(parents=True, exist_ok=True)
@@ -600,8 +611,7 @@ def _cmd_start(args: argparse.Namespace) -> int:
     try:
         broker.start(timeout=args.timeout)
     except BrokerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        raise UserError(str(exc)) from exc
     if args.detach:
         print(broker.pid)
         return 0
@@ -666,7 +676,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="KRaft controller port (default: a free one)",
     )
-    start.add_argument("--data-dir", type=Path, default=Path("var/kafka"))
+    start.add_argument(
+        "--data-dir",
+        type=Path,
+        default=default_data_dir(),
+        help="default: $XDG_DATA_HOME/leadflow/kafka or ~/.local/share/leadflow/kafka",
+    )
     start.add_argument(
         "--partitions", type=int, default=6, help="num.partitions for auto-created topics"
     )
@@ -682,5 +697,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     start.set_defaults(func=_cmd_start)
 
     stop = sub.add_parser("stop", help="stop the broker recorded in --data-dir")
-    stop.add_argument("--data-dir", type=Path, default=Path("var/kafka"))
+    stop.add_argument("--data-dir", type=Path, default=default_data_dir())
     stop.set_defaults(func=_cmd_stop)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from leadflow import __version__
+from leadflow.errors import UserError
 
 # Imported lazily so `leadflow replay` never pays for Faust or Kafka clients.
 _COMMANDS = (
@@ -21,6 +23,7 @@ _COMMANDS = (
     "leadflow.demo",
     "leadflow.dashboards",
     "leadflow.importers.command",
+    "leadflow.rules",
 )
 
 
@@ -37,8 +40,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # The one place user errors become messages; anything else is a bug and keeps
+    # its traceback.
     try:
         return int(args.func(args) or 0)
+    except UserError as error:
+        for line in str(error).splitlines():
+            print(f"leadflow {args.command}: {line}", file=sys.stderr)
+        return error.exit_code
+    except BrokenPipeError:
+        # The reader went away (`leadflow schema | head`): stop quietly, and point
+        # stdout at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         return 130
 

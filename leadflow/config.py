@@ -16,12 +16,13 @@ from events.vocabulary import (
     DEFAULT_REJECTION_REASONS,
     Duration,
 )
+from leadflow.errors import UserError
 from projections import Funnel, TargetOverrides, Targets
 from projections.funnel import ScoreTier, default_tiers
 
 
-class ConfigError(Exception):
-    """A config file that cannot be read or does not validate; the message says where."""
+class ConfigError(UserError):
+    """A config file that cannot be read or does not validate; one line per problem."""
 
 
 class FunnelSection(BaseModel):
@@ -33,7 +34,8 @@ class FunnelSection(BaseModel):
     rejection_reasons: tuple[str, ...] = DEFAULT_REJECTION_REASONS
     loss_reasons: tuple[str, ...] = DEFAULT_LOSS_REASONS
     score_tiers: tuple[ScoreTier, ...] = Field(default_factory=default_tiers)
-    max_future_skew: Annotated[Duration, Field(default="5m")]
+    # The vocabulary's own default (a timedelta: pydantic does not validate defaults).
+    max_future_skew: Duration = Vocabulary.model_fields["max_future_skew"].default
     max_event_bytes: Annotated[int, Field(gt=0)] = DEFAULT_MAX_EVENT_BYTES
 
 
@@ -68,16 +70,49 @@ def load_funnel(path: Path | None) -> Funnel:
     if path is None:
         return LeadflowConfig().to_funnel()
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise ConfigError(f"config file {path}: cannot read it ({error.strerror})") from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"config file {path}: not UTF-8 text (byte {error.start}); save it as UTF-8"
+        ) from error
     except yaml.YAMLError as error:
-        raise ConfigError(f"config file {path}: not valid YAML ({error})") from error
+        where = getattr(error, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where is not None else ""
+        problem = getattr(error, "problem", None)
+        raise ConfigError(
+            f"config file {path}: not valid YAML{at}" + (f": {problem}" if problem else "")
+        ) from error
+    if document is None:
+        document = {}  # an empty file: every default
+    if not isinstance(document, dict):
+        raise ConfigError(
+            f"config file {path}: expected keys (funnel:, targets:, sources:), "
+            f"found a YAML {type(document).__name__}"
+        )
     try:
         return LeadflowConfig.model_validate(document).to_funnel()
     except ValidationError as error:
-        problems = "\n".join(
-            f"  {'.'.join(str(part) for part in item['loc']) or '(top level)'}: {item['msg']}"
-            for item in error.errors(include_url=False)
-        )
-        raise ConfigError(f"config file {path} is invalid:\n{problems}") from error
+        raise ConfigError(
+            "\n".join(
+                f"config file {path}: {_config_key(item['loc'])}: "
+                f"{item['msg'].removeprefix('Value error, ')}"
+                for item in error.errors(include_url=False)
+            )
+        ) from error
+
+
+def _config_key(loc: tuple[int | str, ...]) -> str:
+    """A validation error's location as the file's dotted key.
+
+    Some checks run only when the sections become a Funnel, whose fields are flat
+    (`timezone`) or grouped differently (`vocabulary.loss_reasons`); the file has
+    them under `funnel:`.
+    """
+    parts = [str(part) for part in loc]
+    if parts and parts[0] == "vocabulary":
+        parts = ["funnel", *parts[1:]]
+    elif parts and parts[0] in FunnelSection.model_fields:
+        parts = ["funnel", *parts]
+    return ".".join(parts) or "(top level)"

@@ -37,8 +37,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     from dashboards.build import DEFAULT_OUT, write_all
+    from leadflow.errors import UserError
 
-    for path in write_all(args.out or DEFAULT_OUT):
+    out = args.out or DEFAULT_OUT
+    try:
+        written = write_all(out)
+    except OSError as error:
+        raise UserError(f"cannot write into {out} ({error.strerror})") from error
+    for path in written:
         print(path)
     return 0
 
@@ -49,9 +55,9 @@ def run_push(args: argparse.Namespace) -> int:
     from grafana_client.client import GrafanaException
 
     from dashboards.build import build_all
-    from leadflow.settings import Settings
+    from leadflow.settings import load_settings
 
-    settings = Settings()
+    settings = load_settings()
     token = settings.grafana_token.get_secret_value() if settings.grafana_token else None
     api = GrafanaApi.from_url(settings.grafana_url, credential=token)
     try:

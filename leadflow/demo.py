@@ -28,9 +28,11 @@ from typing import Any
 
 import orjson
 
+from dashboards.runbooks import RULES_DIR, write_rules
+from leadflow.ports import ensure_listenable
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = ROOT / "config" / "leadflow.yaml"
-RULES_DIR = ROOT / "dashboards" / "prometheus" / "rules"
 ALERTMANAGER_CONFIG = ROOT / "dashboards" / "alertmanager" / "alertmanager.yml"
 
 
@@ -48,7 +50,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--rate", type=float, default=20.0, help="live events per second")
     parser.add_argument(
-        "--metrics-ports", default="9108,9109", help="the two workers' /metrics ports"
+        "--metrics-ports",
+        type=_ports,
+        default=[9108, 9109],
+        help="the workers' /metrics ports, comma-separated (default 9108,9109)",
     )
     parser.add_argument("--prometheus-port", type=int, default=9090)
     parser.add_argument("--alertmanager-port", type=int, default=9093)
@@ -117,19 +122,22 @@ def run(args: argparse.Namespace) -> int:
         generate_events,
         live_events,
     )
-    from leadflow.settings import Settings
+    from leadflow.settings import load_settings
+    from leadflow.workdirs import ensure_data_dir
     from streams.security import kafka_python_config
     from streams.topics import ensure_topics
 
-    workdir: Path = args.workdir.resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    ports = [int(port) for port in args.metrics_ports.split(",")]
+    load_settings()  # bad LEADFLOW_* variables are reported before anything starts
+    workdir: Path = ensure_data_dir(args.workdir.resolve(), "--workdir")
+    ports: list[int] = args.metrics_ports
+    config = Path(os.environ.get("LEADFLOW_CONFIG", DEFAULT_CONFIG))
+    funnel = load_funnel(config)
+    for port, option in _ports_to_open(args):
+        ensure_listenable("127.0.0.1", port, option)
     stack = Stack()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     started = time.monotonic()
-    config = Path(os.environ.get("LEADFLOW_CONFIG", DEFAULT_CONFIG))
-    funnel = load_funnel(config)
     try:
         bootstrap = os.environ.get("LEADFLOW_KAFKA_BOOTSTRAP")
         if bootstrap is None:
@@ -139,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
             bootstrap = broker.bootstrap
             print(f"demo: Apache Kafka ready at {bootstrap} ({time.monotonic() - started:.1f}s)")
         env = {**os.environ, "LEADFLOW_KAFKA_BOOTSTRAP": bootstrap, "LEADFLOW_CONFIG": str(config)}
-        settings = Settings(kafka_bootstrap=bootstrap)
+        settings = load_settings(kafka_bootstrap=bootstrap)
         ensure_topics(settings)
         producer = KafkaProducer(linger_ms=20, **kafka_python_config(settings))
         stack.closers.append(producer.close)
@@ -166,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         for url in urls:
             print(f"      {url}")
 
-        alerts = _start_observability(args, stack, workdir, ports)
+        alerts = _start_observability(args, stack, workdir, ports, settings.runbook_base_url)
 
         feed = threading.Thread(
             target=_feed,
@@ -194,6 +202,29 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
         print("demo: stopping", file=sys.stderr)
         stack.stop()
+
+
+def _ports(text: str) -> list[int]:
+    try:
+        ports = [int(port) for port in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of ports: {text!r}") from None
+    if not ports or any(not 0 < port < 65536 for port in ports):
+        raise argparse.ArgumentTypeError(f"ports are 1-65535: {text!r}")
+    return ports
+
+
+def _ports_to_open(args: argparse.Namespace) -> list[tuple[int, str]]:
+    """The ports this demo will listen on, each with the option that moves it."""
+    wanted = [(port, "--metrics-ports") for port in args.metrics_ports]
+    if shutil.which("prometheus"):
+        wanted.append((args.prometheus_port, "--prometheus-port"))
+    if shutil.which("prometheus-alertmanager") or shutil.which("alertmanager"):
+        wanted += [
+            (args.alertmanager_port, "--alertmanager-port"),
+            (args.webhook_port, "--webhook-port"),
+        ]
+    return wanted
 
 
 def _free_or_any(port: int) -> int | None:
@@ -267,7 +298,7 @@ class AlertLog:
 
 
 def _start_observability(
-    args: argparse.Namespace, stack: Stack, workdir: Path, ports: list[int]
+    args: argparse.Namespace, stack: Stack, workdir: Path, ports: list[int], runbook_base_url: str
 ) -> AlertLog | None:
     prometheus = shutil.which("prometheus")
     alertmanager = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
@@ -294,7 +325,9 @@ def _start_observability(
         json.dumps(
             {  # JSON is YAML; no template engine needed
                 "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
-                "rule_files": [str(path) for path in sorted(RULES_DIR.glob("*.yml"))],
+                "rule_files": [
+                    str(path) for path in write_rules(workdir / "rules", runbook_base_url)
+                ],
                 "alerting": {
                     "alertmanagers": [
                         {"static_configs": [{"targets": [f"127.0.0.1:{args.alertmanager_port}"]}]}

@@ -24,7 +24,6 @@ import contextlib
 import heapq
 import itertools
 import math
-import os
 import random
 import sys
 import time
@@ -42,6 +41,8 @@ from events.vocabulary import (
     DEFAULT_PIPELINE_STAGES,
     DEFAULT_REJECTION_REASONS,
 )
+from leadflow.errors import UserError
+from leadflow.instants import aware_instant
 
 Event = dict[str, Any]
 
@@ -962,16 +963,6 @@ def write_events(
 # --------------------------------------------------------------------------- CLI
 
 
-def _aware_datetime(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 timestamp: {text!r}") from exc
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"needs an offset, e.g. {text}Z")
-    return moment
-
-
 def _fraction(text: str) -> float:
     value = float(text)
     if not 0.0 <= value < 1.0:
@@ -1019,9 +1010,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--end",
-        type=_aware_datetime,
+        type=aware_instant,
         default=None,
-        help="latest event time, ISO 8601 with offset (default: now, rounded down to the minute)",
+        help="latest event time, ISO 8601 with offset (default: now, rounded down to the "
+        "minute; give it to get the same events on every run)",
     )
     parser.add_argument(
         "--chaos", action="store_true", help="shuffled arrival, ~5%% duplicates, late lead.created"
@@ -1091,28 +1083,21 @@ def run(args: argparse.Namespace) -> int:
     try:
         events = _events_for(args)
     except ValueError as exc:
-        print(f"leadflow generate: {exc}", file=sys.stderr)
-        return 2
+        raise UserError(str(exc)) from exc
     live = args.rate is not None  # a live feed is read as it comes: flush every line
     target = "stdout" if args.out == "-" else args.out
-    try:
-        with contextlib.ExitStack() as stack:
-            out = (
-                sys.stdout.buffer if args.out == "-" else stack.enter_context(open(args.out, "wb"))
-            )
-            stats = write_events(
-                events, out, bad_lines=args.bad_lines, seed=args.seed, flush_each=live
-            )
-    except BrokenPipeError:
-        # The reader (e.g. `head`) has gone: not an error. Point stdout at devnull so the
-        # interpreter's final flush does not raise again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
-    except KeyboardInterrupt:
-        return 130
+    with contextlib.ExitStack() as stack:
+        out = sys.stdout.buffer if args.out == "-" else stack.enter_context(_open_output(args.out))
+        stats = write_events(events, out, bad_lines=args.bad_lines, seed=args.seed, flush_each=live)
     print(
         f"leadflow generate: {stats.events} events, {stats.bad_lines} bad lines -> {target}",
         file=sys.stderr,
     )
     return 0
+
+
+def _open_output(path: str) -> BinaryIO:
+    try:
+        return open(path, "wb")
+    except OSError as error:
+        raise UserError(f"cannot write {path} ({error.strerror})") from error

@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from events.batch import MAX_BATCH_ELEMENTS, join_batch
+from leadflow.errors import UserError
 from leadflow.settings import Settings
 
 KEY_MODES = ("lead", "none", "random")
@@ -198,31 +199,35 @@ def connect(settings: Settings, topic: str) -> tuple[Any, int]:
 def run(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
-    settings = Settings()
+    from leadflow.errors import kafka_problem
+    from leadflow.settings import load_settings
+
+    settings = load_settings()
     topic = args.topic or settings.topic
+    # Opened first: a typo in the file name should not wait for Kafka's timeout.
+    stream = sys.stdin.buffer if str(args.file) == "-" else open_input(args.file)
     try:
-        producer, partitions = connect(settings, topic)
-    except KafkaError:
-        print(
-            f"leadflow produce: cannot reach Kafka at {settings.kafka_bootstrap} "
-            "(set LEADFLOW_KAFKA_BOOTSTRAP, or start one: leadflow broker start)",
-            file=sys.stderr,
-        )
-        return 2
-    sender = Sender(producer, topic, partitions, args.batch, args.key)
-    started = time.monotonic()
-    stream = sys.stdin.buffer if str(args.file) == "-" else args.file.open("rb")
-    try:
-        for number, line in lines(stream):
-            sender.send(line, number)
-            if sender.events % 100_000 == 0:
-                print(f"produce: {sender.events:,} sent", file=sys.stderr, flush=True)
-        sender.close()
-    except KafkaError as error:
-        print(f"leadflow produce: failed after {sender.events:,} events: {error}", file=sys.stderr)
-        return 1
+        try:
+            producer, partitions = connect(settings, topic)
+        except KafkaError as error:
+            raise kafka_problem(settings.kafka_bootstrap, error) from error
+        sender = Sender(producer, topic, partitions, args.batch, args.key)
+        started = time.monotonic()
+        try:
+            for number, line in lines(stream):
+                sender.send(line, number)
+                if sender.events % 100_000 == 0:
+                    print(f"produce: {sender.events:,} sent", file=sys.stderr, flush=True)
+            sender.close()
+        except KafkaError as error:
+            print(
+                f"leadflow produce: failed after {sender.events:,} events: {error}",
+                file=sys.stderr,
+            )
+            return 1
+        finally:
+            producer.close()
     finally:
-        producer.close()
         if stream is not sys.stdin.buffer:
             stream.close()
     elapsed = time.monotonic() - started
@@ -262,3 +267,10 @@ def _one_line(error: BaseException, size: int) -> str:
         return f"a message of {size:,} bytes is larger than the topic accepts ({name})"
     text = " ".join(str(error).split())
     return f"{name}: {text}" if text else name
+
+
+def open_input(path: Path) -> BinaryIO:
+    try:
+        return path.open("rb")
+    except OSError as error:
+        raise UserError(f"cannot read {path} ({error.strerror})") from error

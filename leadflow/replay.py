@@ -8,14 +8,15 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from events import Event, Rejection, decode, now_micros, to_micros
 from events.batch import split_batch
-from leadflow.config import ConfigError, load_funnel
-from leadflow.settings import Settings
+from leadflow.config import load_funnel
+from leadflow.errors import UserError
+from leadflow.instants import aware_instant
+from leadflow.settings import load_settings
 from projections import Calendar, Family, Funnel, History, Key, Ledger, export
 from projections.exposition import render
 
@@ -148,19 +149,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _instant(text: str) -> int:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError("--as-of needs an offset, e.g. 2026-03-31T23:59:59Z")
-    return to_micros(moment)
+    return to_micros(aware_instant(text))
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = Settings()
-    try:
-        funnel = load_funnel(settings.config)
-    except ConfigError as error:
-        print(f"leadflow replay: {error}", file=sys.stderr)
-        return 2
+    funnel = load_funnel(load_settings().config)
     started = time.monotonic()
 
     def on_bad(line: int, rejection: Rejection) -> None:
@@ -182,8 +175,7 @@ def run(args: argparse.Namespace) -> int:
                 on_progress=on_progress,
             )
     except OSError as error:
-        print(f"leadflow replay: cannot read {args.file}: {error.strerror}", file=sys.stderr)
-        return 2
+        raise UserError(f"cannot read {args.file} ({error.strerror})") from error
     sys.stdout.buffer.write(render(result.families))
     sys.stdout.flush()
     elapsed = time.monotonic() - started

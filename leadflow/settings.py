@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import Field, SecretStr
+from pydantic import AfterValidator, Field, FilePath, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dashboards.runbooks import DEFAULT_RUNBOOK_BASE_URL
 from events.vocabulary import Duration
+from leadflow.errors import UserError
+from leadflow.paths import user_data_dir
+
+ENV_PREFIX = "LEADFLOW_"
+
+_KAFKA_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
+
+
+def _kafka_name(name: str) -> str:
+    # Kafka's own rule for topic names; the app id names the by-lead topic too.
+    if not _KAFKA_NAME.fullmatch(name):
+        raise ValueError("use 1-249 letters, digits, '.', '_' or '-'")
+    return name
+
+
+def _http_url(url: str) -> str:
+    if not re.fullmatch(r"https?://\S+", url):
+        raise ValueError("need an http:// or https:// URL")
+    return url.rstrip("/")
+
+
+KafkaName = Annotated[str, AfterValidator(_kafka_name)]
 
 
 class SecurityProtocol(StrEnum):
@@ -33,13 +57,13 @@ class StoreKind(StrEnum):
 class Settings(BaseSettings):
     """Everything deployment-specific; the funnel itself lives in the YAML config file."""
 
-    model_config = SettingsConfigDict(env_prefix="LEADFLOW_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     kafka_bootstrap: str = "localhost:9092"
-    topic: str = "lead-events"
-    dlq_topic: str = "lead-events.dlq"
+    topic: KafkaName = "lead-events"
+    dlq_topic: KafkaName = "lead-events.dlq"
     partitions: Annotated[int, Field(ge=1, le=1024)] = 6
-    app_id: str = "leadflow"
+    app_id: KafkaName = "leadflow"
     config: Path | None = None
 
     metrics_host: str = "127.0.0.1"
@@ -47,7 +71,8 @@ class Settings(BaseSettings):
     web_port: Annotated[int, Field(ge=0, le=65535)] = 6066
 
     store: StoreKind = StoreKind.MEMORY
-    data_dir: Path = Path("var/leadflow")
+    # Per user, not per working directory: a worker started anywhere finds its state.
+    data_dir: Path = Field(default_factory=user_data_dir)
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 2000
     batch_timeout: Duration = Field(default="100ms")
     # Kafka messages (not events) each agent may hold ahead of processing: Faust's
@@ -65,10 +90,50 @@ class Settings(BaseSettings):
     sasl_mechanism: SaslMechanism | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
-    ssl_cafile: Path | None = None
-    ssl_certfile: Path | None = None
-    ssl_keyfile: Path | None = None
+    ssl_cafile: FilePath | None = None
+    ssl_certfile: FilePath | None = None
+    ssl_keyfile: FilePath | None = None
 
     grafana_url: str = "http://localhost:3000"
     grafana_token: SecretStr | None = None
     grafana_folder: str = "Leadflow"
+
+    # Where the alerts' runbook links point (docs/runbooks.md, published somewhere
+    # the people paged can open it); `leadflow rules build` writes it into the rules.
+    runbook_base_url: Annotated[str, AfterValidator(_http_url)] = DEFAULT_RUNBOOK_BASE_URL
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> Self:
+        sasl = (SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL)
+        if self.security_protocol in sasl and (
+            self.sasl_mechanism is None or not self.sasl_username
+        ):
+            raise ValueError(
+                f"LEADFLOW_SECURITY_PROTOCOL={self.security_protocol} needs "
+                "LEADFLOW_SASL_MECHANISM, LEADFLOW_SASL_USERNAME and LEADFLOW_SASL_PASSWORD"
+            )
+        return self
+
+
+class SettingsError(UserError):
+    """Environment variables that do not validate; one line per variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """The settings from the environment, or a SettingsError naming each bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(describe_settings_error(error)) from None
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors(include_url=False):
+        message = item["msg"].removeprefix("Value error, ")
+        if item["loc"]:
+            variable = f"{ENV_PREFIX}{str(item['loc'][0]).upper()}"
+            lines.append(f"{variable}={item['input']!r}: {message}")
+        else:  # a rule across variables: the message names them
+            lines.append(message)
+    return "\n".join(lines)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,15 +13,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
-    from leadflow.settings import Settings
+    from leadflow.errors import kafka_problem
+    from leadflow.settings import load_settings
     from streams.topics import ensure_topics
 
-    settings = Settings()
+    settings = load_settings()
     try:
         counts = ensure_topics(settings)
     except KafkaError as error:
-        print(f"leadflow topics: cannot reach {settings.kafka_bootstrap}: {error}", file=sys.stderr)
-        return 2
+        raise kafka_problem(settings.kafka_bootstrap, error) from error
     for name, partitions in sorted(counts.items()):
         print(f"{name}: {partitions} partitions")
     return 0

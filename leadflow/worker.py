@@ -19,41 +19,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Heavy imports here: other commands must not pay for Faust.
+    from leadflow.config import load_funnel
+    from leadflow.ports import ensure_listenable
+    from leadflow.settings import load_settings
+    from leadflow.workdirs import ensure_data_dir
+
+    settings = load_settings()
+    funnel = load_funnel(settings.config)
+    # Checked before Kafka and Faust: each would report these as a long traceback,
+    # and only after seconds of imports and timeouts.
+    ensure_data_dir(settings.data_dir)
+    ensure_listenable(settings.metrics_host, settings.metrics_port, "LEADFLOW_METRICS_PORT")
+
+    # Heavy imports here: other commands, and the checks above, must not pay for Faust.
     import faust
     from kafka.errors import KafkaError
 
-    from leadflow.config import ConfigError, load_funnel
-    from leadflow.settings import Settings
+    from leadflow.errors import kafka_problem
+    from leadflow.worker_logs import calm_known_noise
     from streams.app import create_worker
     from streams.topics import ensure_topics
 
-    settings = Settings()
-    try:
-        funnel = load_funnel(settings.config)
-    except ConfigError as error:
-        print(f"leadflow worker: {error}", file=sys.stderr)
-        return 2
     try:
         partitions = ensure_topics(settings)
     except KafkaError as error:
-        print(
-            f"leadflow worker: cannot reach Kafka at {settings.kafka_bootstrap}: {error}",
-            file=sys.stderr,
-        )
-        return 2
+        raise kafka_problem(settings.kafka_bootstrap, error) from error
     _quiet_hot_loggers()
+    calm_known_noise()
     worker = create_worker(settings, funnel, partitions[settings.topic])
     print(
         f"leadflow worker: app {settings.app_id}, topic {settings.topic} "
         f"({partitions[settings.topic]} partitions), metrics on "
-        f"http://{settings.metrics_host}:{settings.metrics_port}/metrics",
+        f"http://{settings.metrics_host}:{settings.metrics_port}/metrics, "
+        f"data in {settings.data_dir}",
         file=sys.stderr,
         flush=True,
     )
-    faust.Worker(
+    faust_worker = faust.Worker(
         worker.app, loglevel=args.loglevel, quiet=True, loop=_event_loop(settings.uvloop)
-    ).execute_from_commandline()
+    )
+    if not sys.stdout.isatty():
+        # Faust's start-up spinner writes cursor escape codes even into a log file.
+        faust_worker.spinner = None
+    faust_worker.execute_from_commandline()
     return 0
 
 

@@ -54,6 +54,15 @@ def _default_dwell() -> dict[Stage, timedelta]:
     }
 
 
+def _leavable_only(dwell: dict[Stage, timedelta]) -> dict[Stage, timedelta]:
+    wrong = sorted(str(stage) for stage in set(dwell) - set(LEAVABLE_STAGES))
+    if wrong:
+        raise ValueError(
+            f"dwell targets exist only for lead, mql, sql, opportunity, not {', '.join(wrong)}"
+        )
+    return dwell
+
+
 class Targets(_Strict):
     qualified_to_won_ratio: RatioBand = RatioBand()
     closed_deals: dict[PeriodKind, Annotated[float, Field(ge=0)]] = Field(
@@ -67,10 +76,7 @@ class Targets(_Strict):
     @field_validator("stage_dwell_max")
     @classmethod
     def _leavable(cls, dwell: dict[Stage, timedelta]) -> dict[Stage, timedelta]:
-        wrong = sorted(set(dwell) - set(LEAVABLE_STAGES))
-        if wrong:
-            raise ValueError(f"dwell targets exist only for lead, mql, sql, opportunity: {wrong}")
-        return dwell
+        return _leavable_only(dwell)
 
     def closed_goal(self, kind: PeriodKind) -> float | None:
         return self.closed_deals.get(kind)
@@ -85,6 +91,11 @@ class TargetOverrides(_Strict):
     lead_to_mql_max_wow_drop_ratio: Share | None = None
     stage_dwell_max: dict[Stage, Duration] | None = None
     response_max: Duration | None = None
+
+    @field_validator("stage_dwell_max")
+    @classmethod
+    def _leavable(cls, dwell: dict[Stage, timedelta] | None) -> dict[Stage, timedelta] | None:
+        return None if dwell is None else _leavable_only(dwell)
 
 
 class ScoreTier(_Strict):

@@ -7,19 +7,33 @@ from typing import Any
 
 import faust
 
+from leadflow.errors import UserError
 from leadflow.settings import SecurityProtocol, Settings
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     if settings.security_protocol not in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL):
         return None
-    context = ssl.create_default_context(
-        cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None
-    )
-    if settings.ssl_certfile:
-        context.load_cert_chain(
-            str(settings.ssl_certfile), str(settings.ssl_keyfile) if settings.ssl_keyfile else None
+    try:
+        context = ssl.create_default_context(
+            cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None
         )
+    except ssl.SSLError as error:
+        raise UserError(
+            f"LEADFLOW_SSL_CAFILE={str(settings.ssl_cafile)!r}: no CA certificate in it "
+            f"({error.reason or error})"
+        ) from error
+    if settings.ssl_certfile:
+        try:
+            context.load_cert_chain(
+                str(settings.ssl_certfile),
+                str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
+            )
+        except ssl.SSLError as error:
+            raise UserError(
+                f"LEADFLOW_SSL_CERTFILE={str(settings.ssl_certfile)!r} and LEADFLOW_SSL_KEYFILE: "
+                f"not a client certificate and its key ({error.reason or error})"
+            ) from error
     return context
 
 

@@ -54,6 +54,7 @@ def test_amtool_check_config(path: Path) -> None:
 
 @pytest.mark.prometheus
 @needs_amtool
+@pytest.mark.parametrize("config", [CONFIG, EXAMPLE], ids=lambda path: path.name)
 @pytest.mark.parametrize(
     ("labels", "receiver"),
     [
@@ -66,14 +67,14 @@ def test_amtool_check_config(path: Path) -> None:
         ({"severity": "warning"}, "leadflow-default"),
     ],
 )
-def test_routes_by_team_and_severity(labels: dict[str, str], receiver: str) -> None:
+def test_routes_by_team_and_severity(config: Path, labels: dict[str, str], receiver: str) -> None:
     result = subprocess.run(
         [
             "amtool",
             "config",
             "routes",
             "test",
-            f"--config.file={CONFIG}",
+            f"--config.file={config}",
             f"--verify.receivers={receiver}",
             *(f"{key}={value}" for key, value in labels.items()),
         ],
@@ -105,6 +106,23 @@ def test_pipeline_alerts_inhibit_business_alerts() -> None:
     assert not rule.get("equal")
     pipeline = [r for r in _alert_rules() if r.get("labels", {}).get("team") == "platform"]
     assert {r["alert"] for r in pipeline} >= {"LeadflowWorkerDown", "LeadflowNoEventsProcessed"}
+
+
+def test_the_email_and_slack_example_routes_exactly_as_the_shipped_config() -> None:
+    example = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    assert example["route"] == _config()["route"]
+
+
+def test_the_email_and_slack_example_inhibits_exactly_as_the_shipped_config() -> None:
+    example = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    assert example["inhibit_rules"] == _config()["inhibit_rules"]
+    assert len(example["inhibit_rules"]) == 3
+
+
+def test_the_email_and_slack_example_has_a_receiver_for_every_route() -> None:
+    example = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    names = {receiver["name"] for receiver in example["receivers"]}
+    assert names == {receiver["name"] for receiver in _config()["receivers"]}
 
 
 def test_every_receiver_posts_to_the_default_webhook() -> None:

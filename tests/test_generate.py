@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from events import EventType
+from leadflow.cli import main
 from leadflow.generate import (
     BAD_LINE_KINDS,
     LOSS_REASONS,
@@ -434,10 +435,10 @@ def test_cli_writes_json_lines_to_a_file(tmp_path: Any) -> None:
     assert events == list(generate_events(spec))
 
 
-def test_cli_refuses_an_end_in_the_future(tmp_path: Any) -> None:
+def test_cli_refuses_an_end_in_the_future(tmp_path: Any, capsys: Any) -> None:
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    args = parse("--end", future, "--out", str(tmp_path / "x.jsonl"))
-    assert args.func(args) == 2
+    assert main(["generate", "--end", future, "--out", str(tmp_path / "x.jsonl")]) == 2
+    assert "is in the future" in capsys.readouterr().err
 
 
 def test_cli_rejects_an_end_without_offset() -> None:

@@ -28,6 +28,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from dashboards.runbooks import DEFAULT_RUNBOOK_BASE_URL
 from projections import catalog
 from tests.prometheus_harness import TEMPLATE_VALUES, query, substitute
 from tests.streaming import free_port
@@ -110,7 +111,7 @@ def test_every_alert_has_the_required_labels_and_annotations() -> None:
         for key in ("summary", "description", "runbook", "runbook_url"):
             assert annotations.get(key), (name, key)
         url = annotations["runbook_url"]
-        assert url.startswith("docs/runbooks.md#"), name
+        assert url.startswith(f"{DEFAULT_RUNBOOK_BASE_URL}#"), name
         assert url.split("#", 1)[1] in anchors, (name, url)
 
 

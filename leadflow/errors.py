@@ -1,0 +1,28 @@
+"""Mistakes a user can fix, and how the CLI reports them.
+
+Commands raise `UserError` (or a subclass) for anything the person at the
+terminal caused and can correct: a bad setting, a missing file, an unreachable
+broker, a port in use. `leadflow.cli.main` prints each line of the message as
+`leadflow COMMAND: line` and exits non-zero. Everything else is a bug and keeps
+its traceback.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Reported without a traceback; one line per problem in the message."""
+
+    exit_code = 2
+
+
+def kafka_problem(bootstrap: str, error: Exception) -> UserError:
+    """A kafka-python error as a user error naming the broker and the setting."""
+    from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+
+    if isinstance(error, KafkaTimeoutError | KafkaConnectionError):
+        return UserError(
+            f"cannot reach Kafka at {bootstrap} (set LEADFLOW_KAFKA_BOOTSTRAP, "
+            "or start one: leadflow broker start)"
+        )
+    return UserError(f"Kafka at {bootstrap} refused the request: {error}")
