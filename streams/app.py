@@ -21,6 +21,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -276,10 +277,12 @@ def _wire(worker: Worker) -> None:
         telemetry.rebalances.inc()
         telemetry.partitions.set(len(active))
         worker.restored = True
-        log.info(
-            "owning lead partitions %s; %d leads restored from the changelog",
-            sorted(active),
-            restored,
+        # On stderr whatever the log level: the line a newcomer waits for.
+        print(
+            f"leadflow worker: ready, owning lead partitions {sorted(active)}; "
+            f"{restored} leads restored from the changelog",
+            file=sys.stderr,
+            flush=True,
         )
 
     @app.page("/metrics")
