@@ -18,7 +18,7 @@ from events.vocabulary import (
 )
 from leadflow.errors import UserError
 from projections import Funnel, TargetOverrides, Targets
-from projections.funnel import ScoreTier, default_tiers
+from projections.funnel import ScoreTier, SourceLabels, default_tiers
 
 
 class ConfigError(UserError):
@@ -37,6 +37,7 @@ class FunnelSection(BaseModel):
     # The vocabulary's own default (a timedelta: pydantic does not validate defaults).
     max_future_skew: Duration = Vocabulary.model_fields["max_future_skew"].default
     max_event_bytes: Annotated[int, Field(gt=0)] = DEFAULT_MAX_EVENT_BYTES
+    source_labels: SourceLabels = SourceLabels()
 
 
 class LeadflowConfig(BaseModel):
@@ -62,6 +63,7 @@ class LeadflowConfig(BaseModel):
             score_tiers=section.score_tiers,
             targets=self.targets,
             sources=self.sources,
+            source_labels=section.source_labels,
         )
 
 

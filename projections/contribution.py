@@ -8,6 +8,7 @@ A key is (metric name, source, day ordinal, extra label values).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from projections import catalog
 from projections.funnel import Funnel
@@ -65,6 +66,8 @@ class Contributor:
             for reached in _REACHABLE
         }
         self._tiers: dict[int | None, tuple[str]] = {}
+        # Bounded: a producer bug can send any number of distinct sources.
+        self._source_label = lru_cache(maxsize=4096)(funnel.source_label)
 
     def contributions(self, lead: LeadState) -> list[tuple[Key, int]]:
         """What the lead adds to the aggregates, as (key, value) pairs."""
@@ -78,7 +81,7 @@ class Contributor:
         most of the cost of rebuilding aggregates from a million leads.
         """
         times = lead.times
-        source = lead.source or UNKNOWN_SOURCE
+        source = UNKNOWN_SOURCE if lead.source is None else self._source_label(lead.source)
         day_of = self.calendar.day_of
         counts: list[Key] = []
         sums: list[tuple[Key, int]] = []

@@ -5,6 +5,7 @@ Pure pydantic models; reading the file is the CLI's job (`leadflow.config`).
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Annotated, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -114,6 +115,46 @@ def default_tiers() -> tuple[ScoreTier, ...]:
 UNSCORED = "unscored"
 
 
+# Sources are free text from producers. A source keeps its own label only if it is
+# listed or looks like a channel name: lowercase words joined by _ or -, at most 32
+# characters ("paid_search", "trade-show"). Anything else (a lead id written into
+# `source` by a producer bug, a URL, a person's name) is counted under OTHER_SOURCE,
+# so a bad producer cannot multiply the series. A pure function of the lead's own
+# source: the same events give the same labels in any order, on any worker.
+DEFAULT_SOURCE_PATTERN = r"[a-z]+(?:[_-][a-z]+)*"
+MAX_SOURCE_LENGTH = 32
+OTHER_SOURCE = "other"
+
+
+class SourceLabels(_Strict):
+    """Which lead sources get a `source` label of their own; the rest are `other`."""
+
+    # Always kept (and only these, plus per-source target overrides, when
+    # `pattern` is empty).
+    tracked: tuple[Annotated[str, Field(min_length=1, max_length=64)], ...] = ()
+    # Kept too when they match it whole; "" keeps only the tracked ones.
+    pattern: str = DEFAULT_SOURCE_PATTERN
+    max_length: Annotated[int, Field(gt=0, le=64)] = MAX_SOURCE_LENGTH
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ValueError(f"not a regular expression: {error}") from error
+        return pattern
+
+    def keeps(self, source: str) -> bool:
+        if source in self.tracked:
+            return True
+        return (
+            bool(self.pattern)
+            and len(source) <= self.max_length
+            and re.fullmatch(self.pattern, source) is not None
+        )
+
+
 class Funnel(_Strict):
     """Everything the folds need to know about the business's funnel."""
 
@@ -123,6 +164,7 @@ class Funnel(_Strict):
     score_tiers: tuple[ScoreTier, ...] = Field(default_factory=default_tiers)
     targets: Targets = Targets()
     sources: dict[str, TargetOverrides] = Field(default_factory=dict)
+    source_labels: SourceLabels = SourceLabels()
 
     @field_validator("qualified_stage")
     @classmethod
@@ -160,6 +202,12 @@ class Funnel(_Strict):
             if score >= tier.min_score:
                 name = tier.name
         return name
+
+    def source_label(self, source: str) -> str:
+        """The `source` label of a lead whose source is `source`: itself, or `other`."""
+        if source in self.sources or self.source_labels.keeps(source):
+            return source
+        return OTHER_SOURCE
 
     def targets_for(self, source: str | None) -> Targets:
         """The effective targets of a source (None: the overall targets)."""

@@ -156,6 +156,7 @@ def test_notification_templates_render() -> None:
 @dataclass
 class Webhook:
     payloads: list[dict[str, Any]] = field(default_factory=list)
+    slack: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def alerts(self) -> list[dict[str, Any]]:
@@ -171,16 +172,34 @@ class Running:
 
 @pytest.fixture
 def alertmanager(tmp_path: Path) -> Iterator[Running]:
+    yield from _alertmanager(tmp_path, _config())
+
+
+@pytest.fixture
+def slack_alertmanager(tmp_path: Path) -> Iterator[Running]:
+    """The email and Slack example, its Slack messages (rendered by the templates)
+    posted to the local server, its emails turned into webhooks."""
+    example = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    example["global"] = {"resolve_timeout": "5m"}
+    yield from _alertmanager(tmp_path, example)
+
+
+def _alertmanager(tmp_path: Path, config: dict[str, Any]) -> Iterator[Running]:
     if ALERTMANAGER is None:
         pytest.skip("prometheus-alertmanager missing")
     webhook = Webhook()
     server = _webhook_server(webhook)
-    config = _config()
     # Same routes, receivers and inhibitions; only the timings shrink for a test.
     _shorten(config["route"])
+    local = f"http://127.0.0.1:{server.server_address[1]}"
     for receiver in config["receivers"]:
         for hook in receiver.get("webhook_configs", []):
-            hook["url"] = f"http://127.0.0.1:{server.server_address[1]}/alerts"
+            hook["url"] = f"{local}/alerts"
+        if receiver.pop("email_configs", None):
+            receiver["webhook_configs"] = [{"url": f"{local}/alerts"}]
+        for slack in receiver.get("slack_configs", []):
+            slack.pop("api_url_file")
+            slack["api_url"] = f"{local}/slack"
     (tmp_path / "templates").symlink_to(CONFIG_DIR / "templates")
     path = tmp_path / "alertmanager.yml"
     path.write_text(yaml.safe_dump(config))
@@ -215,7 +234,8 @@ def _webhook_server(webhook: Webhook) -> ThreadingHTTPServer:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with webhook.lock:
-                webhook.payloads.append(json.loads(body))
+                received = webhook.slack if self.path == "/slack" else webhook.payloads
+                received.append(json.loads(body))
             self.send_response(200)
             self.end_headers()
 
@@ -316,3 +336,72 @@ def test_business_alerts_wait_while_the_pipeline_is_unhealthy(alertmanager: Runn
     sent = {alert["labels"]["alertname"] for alert in alertmanager.webhook.alerts()}
     assert sent == {"LeadflowWorkerDown"}
     assert alertmanager.webhook.payloads[0]["receiver"] == "platform-oncall"
+
+
+# Ten sources above the band for the same month.
+TEN_SOURCES = [f"source_{index:02d}" for index in range(10)]
+
+
+def _ratio_alert(source: str) -> dict[str, Any]:
+    summary = (
+        f"Qualified-to-won ratio 6.25 above the band (upper 6, target 5) for source "
+        f"{source}, month starting 2026-02-01"
+    )
+    return {
+        "labels": {**RATIO_ALERT["labels"], "source": source},
+        "annotations": {**RATIO_ALERT["annotations"], "source": source, "summary": summary},
+    }
+
+
+def _sent_everything(webhook: Webhook) -> None:
+    """Waits for the first notification, then group intervals more for any other."""
+    _wait(lambda: webhook.payloads or webhook.slack)
+    time.sleep(3)  # three shortened group intervals
+
+
+@pytest.mark.prometheus
+def test_ten_sources_above_the_band_in_one_month_make_one_notification(
+    alertmanager: Running,
+) -> None:
+    _post_alerts(alertmanager.url, [_ratio_alert(source) for source in TEN_SOURCES])
+    _sent_everything(alertmanager.webhook)
+    (notification,) = alertmanager.webhook.payloads
+    assert notification["receiver"] == "sales"
+    assert notification["groupLabels"] == {
+        "alertname": "LeadflowQualifiedRatioAboveBand",
+        "team": "sales",
+        "period": "month",
+        "period_start": "2026-02-01",
+    }
+    sources = [alert["annotations"]["source"] for alert in notification["alerts"]]
+    assert sorted(sources) == TEN_SOURCES
+
+
+@pytest.mark.prometheus
+def test_the_same_breach_in_another_period_is_another_notification(
+    alertmanager: Running,
+) -> None:
+    january = _ratio_alert("paid_search")
+    january["labels"]["period_start"] = "2026-01-01"
+    _post_alerts(alertmanager.url, [_ratio_alert("paid_search"), january])
+    _sent_everything(alertmanager.webhook)
+    starts = sorted(p["groupLabels"]["period_start"] for p in alertmanager.webhook.payloads)
+    assert starts == ["2026-01-01", "2026-02-01"]
+
+
+@pytest.mark.prometheus
+def test_the_slack_message_for_ten_sources_names_every_one(
+    slack_alertmanager: Running,
+) -> None:
+    _post_alerts(slack_alertmanager.url, [_ratio_alert(source) for source in TEN_SOURCES])
+    _sent_everything(slack_alertmanager.webhook)
+    (message,) = slack_alertmanager.webhook.slack
+    (attachment,) = message["attachments"]
+    assert attachment["title"] == (
+        "[FIRING:10] LeadflowQualifiedRatioAboveBand (sales), month starting 2026-02-01"
+    )
+    lines = attachment["text"].splitlines()
+    assert lines[0] == "10 breaches: " + ", ".join(TEN_SOURCES)
+    assert lines[1:11] == [
+        f"- {_ratio_alert(source)['annotations']['summary']}" for source in TEN_SOURCES
+    ]
