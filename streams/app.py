@@ -132,6 +132,7 @@ def create_worker(settings: Settings, funnel: Funnel, events_partitions: int) ->
         progress=worker.progress,
         events_copartitioned=worker.events_copartitioned,
         observe_latency=worker.telemetry.ingest_latency.observe,
+        source_label=funnel.source_label,
     )
     _wire(worker)
     return worker
@@ -301,6 +302,8 @@ def _wire(worker: Worker) -> None:
 def _report(telemetry: Telemetry, stats: BatchStats) -> None:
     if stats.skipped:
         telemetry.skipped.inc(stats.skipped)
+    if stats.unlisted_sources:
+        telemetry.unlisted_sources.inc(stats.unlisted_sources)
     if stats.dead_lettered:
         log.warning(
             "dead-lettering %d message(s) (%s), e.g. %s",
@@ -377,6 +380,12 @@ def _status(worker: Worker, lead: str | None) -> dict[str, Any]:
         "dead_lettered": _total(telemetry.dead_lettered),
         "forwarded": _total(telemetry.forwarded),
         "stalled": sorted(f"{tp.topic}:{tp.partition}" for tp in worker.stalled),
+        # Producer-supplied sources outside funnel.source_labels, counted as `other`.
+        "unlisted_sources": dict(
+            sorted(processor.unlisted_sources.items(), key=lambda item: -item[1])
+        )
+        if (processor := worker.processor) is not None
+        else {},
     }
     if lead is not None:
         ledger = worker.ledgers.by_partition.get(lead_partition(lead, worker.ledgers.partitions))

@@ -17,8 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from events import Event, Rejection, Vocabulary, decode
+from events import Event, EventType, Rejection, Vocabulary, decode
 from events.batch import split_batch
+from projections.funnel import OTHER_SOURCE
 from streams.deadletter import Origin, dead_letter_headers
 from streams.ledgers import PartitionLedgers
 from streams.outbox import Outbox, OutRecord, Pending, Unit, ingest_unit, lead_unit
@@ -57,6 +58,7 @@ class BatchStats:
     skipped: int = 0  # messages of partitions this worker no longer owns
     dead_lettered: Counter[str] = field(default_factory=Counter)
     first_rejection: str | None = None  # an example for the log line
+    unlisted_sources: int = 0  # lead.created events whose source is counted as `other`
 
 
 class BatchProcessor:
@@ -70,6 +72,7 @@ class BatchProcessor:
         progress: Progress,
         events_copartitioned: bool,
         observe_latency: Callable[[float], None] = lambda seconds: None,
+        source_label: Callable[[str], str] = lambda source: source,
     ) -> None:
         self.topics = topics
         self.vocabulary = vocabulary
@@ -78,6 +81,9 @@ class BatchProcessor:
         self.progress = progress
         self.copartitioned = events_copartitioned
         self._observe_latency = observe_latency
+        self._source_label = source_label
+        # A few producer-supplied sources counted under `other`, for /status.
+        self.unlisted_sources: dict[str, int] = {}
 
     def unit_for(self, topic: str, partition: int) -> Unit:
         if topic == self.topics.by_lead or self.copartitioned:
@@ -127,7 +133,7 @@ class BatchProcessor:
                     )
                     pending.forwarded += 1
             pending.offsets[message.tp] = message.offset + 1
-        self._fold(local)
+        self._fold(local, stats)
         self._mark(events)
         return stats
 
@@ -148,12 +154,13 @@ class BatchProcessor:
             else:
                 local[message.partition].append(decoded)
             pending.offsets[message.tp] = message.offset + 1
-        self._fold(local)
+        self._fold(local, stats)
         self._mark(events)
         return stats
 
-    def _fold(self, local: dict[int, list[Event]]) -> None:
+    def _fold(self, local: dict[int, list[Event]], stats: BatchStats) -> None:
         for partition, events in local.items():
+            stats.unlisted_sources += self._note_unlisted(events)
             ledger = self.ledgers.get(partition)
             pending = self.outbox.get(lead_unit(partition))
             if ledger is None or pending is None:  # cannot happen: checked per message
@@ -162,6 +169,18 @@ class BatchProcessor:
             pending.dirty.update(result.touched)
             pending.processed.update(result.processed)
             pending.duplicates.update(result.duplicates)
+
+    def _note_unlisted(self, events: list[Event]) -> int:
+        count = 0
+        for event in events:
+            source = event.source
+            if source is None or event.type is not EventType.LEAD_CREATED:
+                continue
+            if self._source_label(source) == OTHER_SOURCE:
+                count += 1
+                if source in self.unlisted_sources or len(self.unlisted_sources) < 20:
+                    self.unlisted_sources[source] = self.unlisted_sources.get(source, 0) + 1
+        return count
 
     def _mark(self, events: Sequence[HasMessage]) -> None:
         folded_at = time.time()

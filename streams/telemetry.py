@@ -98,6 +98,12 @@ class Telemetry:
             "Times the worker asked the group for a fresh assignment because it was stuck.",
             registry=self.registry,
         )
+        self.unlisted_sources = Counter(
+            "leadflow_unlisted_source_events",
+            "lead.created events whose source is counted as `other` (not tracked, not "
+            "matching funnel.source_labels); examples in /status.",
+            registry=self.registry,
+        )
         self.rebalances = Counter(
             "leadflow_rebalances",
             "Partition assignments completed (start-up counts as one).",

@@ -147,3 +147,14 @@ def test_progress_advances_to_the_offset_after_each_message() -> None:
     lead = lead_on(2)
     batch.stage_ingest([Delivered(Message("ev", 2, n, created(f"{lead}"))) for n in (5, 6)], NOW)
     assert batch.progress.position(TP("ev", 2)) == 7
+
+
+def test_a_lead_created_with_an_unlisted_source_is_counted_and_named_for_status() -> None:
+    funnel = Funnel()
+    batch = processor({2})
+    batch._source_label = funnel.source_label
+    lead = lead_on(2)
+    odd = event("lead.created", lead, "2026-03-02T10:00:00Z", source="Lead 00Q5e000001")
+    stats = batch.stage_ingest([Delivered(Message("ev", 2, 0, odd))], NOW)
+    assert stats.unlisted_sources == 1
+    assert batch.unlisted_sources == {"Lead 00Q5e000001": 1}
