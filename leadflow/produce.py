@@ -138,9 +138,9 @@ def run(args: argparse.Namespace) -> int:
             max_request_size=8 * 1024 * 1024,
             **kafka_python_config(settings),
         )
-    except KafkaError:
+    except KafkaError as error:
         print(
-            f"leadflow produce: cannot reach Kafka at {settings.kafka_bootstrap} "
+            f"leadflow produce: cannot reach Kafka at {settings.kafka_bootstrap}: {error} "
             "(set LEADFLOW_KAFKA_BOOTSTRAP, or start one: leadflow broker start)",
             file=sys.stderr,
         )

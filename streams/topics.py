@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from leadflow.kafka_diagnosis import KafkaUnreachable, diagnose_now
 from leadflow.settings import Settings
 from streams.security import kafka_python_config
 
@@ -31,9 +32,16 @@ def plan(settings: Settings) -> TopicPlan:
 
 
 def ensure_topics(settings: Settings, replication: int = 1) -> dict[str, int]:
-    """Create missing topics; return every topic's actual partition count."""
+    """Create missing topics; return every topic's actual partition count.
+
+    Raises KafkaUnreachable, naming the cause (refused login, untrusted certificate,
+    nothing listening), when no connection can be made.
+    """
     topics = plan(settings)
-    admin = KafkaAdminClient(client_id="leadflow-admin", **kafka_python_config(settings))
+    try:
+        admin = KafkaAdminClient(client_id="leadflow-admin", **kafka_python_config(settings))
+    except KafkaError as error:
+        raise KafkaUnreachable(diagnose_now(settings) or str(error)) from error
     try:
         wanted = {
             topics.events: topics.partitions,

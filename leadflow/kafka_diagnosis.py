@@ -1,0 +1,112 @@
+"""Why a Kafka connection fails, in words an operator can act on.
+
+Kafka clients retry a failed bootstrap until a timeout and then report only that
+they could not bootstrap; the cause (a refused login, an untrusted certificate)
+goes to their logs, if anywhere. One direct connection attempt with the same
+settings names it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+from aiokafka.conn import create_conn
+from aiokafka.errors import (
+    KafkaConnectionError,
+    SaslAuthenticationFailed,
+    UnsupportedSaslMechanismError,
+)
+from kafka.errors import KafkaError
+
+from leadflow.kafka_clients import aiokafka_security
+from leadflow.settings import SecurityProtocol, Settings
+
+_TLS = (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL)
+
+
+class KafkaUnreachable(KafkaError):
+    """No connection to Kafka; the message says why, without any secret."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "Kafka is unreachable"
+
+
+async def diagnose(settings: Settings, timeout: float = 10.0) -> str | None:
+    """None if a bootstrap server accepts a connection with the settings; else why none does."""
+    servers = [server.strip() for server in settings.kafka_bootstrap.split(",")]
+    reasons = []
+    for server in servers:
+        host, _, port = server.rpartition(":")
+        try:
+            connection = await asyncio.wait_for(
+                create_conn(
+                    host,
+                    int(port),
+                    request_timeout_ms=int(timeout * 1000),
+                    **aiokafka_security(settings),
+                ),
+                timeout,
+            )
+        except Exception as error:  # every failure is explained, none is fatal here
+            reason = explain(error, settings, timeout)
+            reasons.append(reason if len(servers) == 1 else f"{server}: {reason}")
+            continue
+        connection.close()
+        return None
+    return "; ".join(reasons)
+
+
+def diagnose_now(settings: Settings, timeout: float = 10.0) -> str | None:
+    """`diagnose` for synchronous callers (the command-line tools)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(diagnose(settings, timeout))
+    return None  # inside a running loop the caller must await diagnose() itself
+
+
+def explain(error: BaseException, settings: Settings, timeout: float) -> str:
+    protocol = settings.security_protocol
+    if isinstance(error, SaslAuthenticationFailed):
+        return (
+            f"SASL {settings.sasl_mechanism} login as {settings.sasl_username!r} refused "
+            f"({_broker_message(error)}); check LEADFLOW_SASL_USERNAME and LEADFLOW_SASL_PASSWORD"
+        )
+    if isinstance(error, UnsupportedSaslMechanismError):
+        return (
+            f"the listener does not offer SASL mechanism {settings.sasl_mechanism} "
+            f"({_broker_message(error)}); check LEADFLOW_SASL_MECHANISM"
+        )
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return (
+            f"the broker's TLS certificate is not trusted ({error.verify_message}); "
+            "check LEADFLOW_SSL_CAFILE"
+        )
+    if isinstance(error, ssl.SSLError):
+        return (
+            f"TLS handshake failed ({error.reason or error}); is this a TLS listener? "
+            f"(LEADFLOW_SECURITY_PROTOCOL={protocol})"
+        )
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused: nothing is listening there"
+    if isinstance(error, ConnectionResetError) and protocol in _TLS:
+        return (
+            "the broker dropped the TLS handshake; is this a TLS listener? "
+            f"(LEADFLOW_SECURITY_PROTOCOL={protocol})"
+        )
+    if isinstance(error, TimeoutError):
+        return f"no answer within {timeout:g}s"
+    if isinstance(error, KafkaConnectionError):
+        return (
+            "the broker closed the connection; does this listener need another "
+            f"security protocol than LEADFLOW_SECURITY_PROTOCOL={protocol}?"
+        )
+    if isinstance(error, OSError):
+        return f"cannot connect: {error.strerror or type(error).__name__}"
+    return f"{type(error).__name__}: {error}"
+
+
+def _broker_message(error: KafkaError) -> str:
+    # aiokafka prefixes the broker's text with "[Error 58] SaslAuthenticationFailed: ".
+    return str(error).split(": ", 1)[-1]
