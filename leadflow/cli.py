@@ -20,6 +20,7 @@ _COMMANDS = (
     "leadflow.topics",
     "leadflow.demo",
     "leadflow.dashboards",
+    "gateway.cli",
 )
 
 
