@@ -14,22 +14,15 @@ import ssl
 from aiokafka.conn import create_conn
 from aiokafka.errors import (
     KafkaConnectionError,
+    KafkaError,
     SaslAuthenticationFailed,
     UnsupportedSaslMechanismError,
 )
-from kafka.errors import KafkaError
 
 from leadflow.kafka_clients import aiokafka_security
 from leadflow.settings import SecurityProtocol, Settings
 
 _TLS = (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL)
-
-
-class KafkaUnreachable(KafkaError):
-    """No connection to Kafka; the message says why, without any secret."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "Kafka is unreachable"
 
 
 async def diagnose(settings: Settings, timeout: float = 10.0) -> str | None:

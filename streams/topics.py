@@ -9,9 +9,16 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from leadflow.kafka_diagnosis import KafkaUnreachable, diagnose_now
+from leadflow.kafka_diagnosis import diagnose_now
 from leadflow.settings import Settings
 from streams.security import kafka_python_config
+
+
+class KafkaUnreachable(KafkaError):
+    """No connection to Kafka; the message says why, without any secret."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "Kafka is unreachable"
 
 
 @dataclass(frozen=True)
