@@ -71,6 +71,10 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        # During an outage aiokafka logs every reconnect attempt, ten a second; the
+        # gateway's own warning per refused request (with its cause) says enough.
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         settings, kafka = GatewaySettings(), Settings()
         tokens = load_tokens(settings.tokens, settings.tokens_file)
