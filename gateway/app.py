@@ -99,7 +99,7 @@ async def _kafka(app: web.Application) -> AsyncIterator[None]:
         missing = await publisher.reachable(timeout)
     except (KafkaError, OSError, TimeoutError) as error:
         await producer.stop()
-        reason = await diagnose(kafka) or str(error) or type(error).__name__
+        reason = str(await diagnose(kafka) or error) or type(error).__name__
         raise GatewayStartError(
             f"cannot reach Kafka at {kafka.kafka_bootstrap}: {reason}"
         ) from error

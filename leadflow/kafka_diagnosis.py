@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from dataclasses import dataclass
 
 from aiokafka.conn import create_conn
 from aiokafka.errors import (
@@ -25,10 +26,24 @@ from leadflow.settings import SecurityProtocol, Settings
 _TLS = (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL)
 
 
-async def diagnose(settings: Settings, timeout: float = 10.0) -> str | None:
+@dataclass(frozen=True)
+class Diagnosis:
+    """Why no bootstrap server could be used, and whether waiting could change that."""
+
+    reason: str
+    # A refused login, an untrusted certificate or the wrong protocol stays so until
+    # the configuration changes; a refused or timed-out connection may be a restart.
+    misconfigured: bool
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+async def diagnose(settings: Settings, timeout: float = 10.0) -> Diagnosis | None:
     """None if a bootstrap server accepts a connection with the settings; else why none does."""
     servers = [server.strip() for server in settings.kafka_bootstrap.split(",")]
     reasons = []
+    misconfigured = True
     for server in servers:
         host, _, port = server.rpartition(":")
         try:
@@ -44,19 +59,29 @@ async def diagnose(settings: Settings, timeout: float = 10.0) -> str | None:
         except Exception as error:  # every failure is explained, none is fatal here
             reason = explain(error, settings, timeout)
             reasons.append(reason if len(servers) == 1 else f"{server}: {reason}")
+            misconfigured = misconfigured and _is_configuration(error, settings)
             continue
         connection.close()
         return None
-    return "; ".join(reasons)
+    return Diagnosis("; ".join(reasons), misconfigured)
 
 
-def diagnose_now(settings: Settings, timeout: float = 10.0) -> str | None:
+def diagnose_now(settings: Settings, timeout: float = 10.0) -> Diagnosis | None:
     """`diagnose` for synchronous callers (the command-line tools)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(diagnose(settings, timeout))
     return None  # inside a running loop the caller must await diagnose() itself
+
+
+def _is_configuration(error: BaseException, settings: Settings) -> bool:
+    if isinstance(error, SaslAuthenticationFailed | UnsupportedSaslMechanismError | ssl.SSLError):
+        return True
+    # A listener that drops a handshake it does not speak, either way round.
+    if isinstance(error, KafkaConnectionError):
+        return True
+    return isinstance(error, ConnectionResetError) and settings.security_protocol in _TLS
 
 
 def explain(error: BaseException, settings: Settings, timeout: float) -> str:

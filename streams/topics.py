@@ -45,10 +45,15 @@ def ensure_topics(settings: Settings, replication: int = 1) -> dict[str, int]:
     nothing listening), when no connection can be made.
     """
     topics = plan(settings)
+    # One direct connection first: a refused login or an untrusted certificate is
+    # reported at once, where the admin client would retry it for its whole timeout.
+    problem = diagnose_now(settings)
+    if problem is not None and problem.misconfigured:
+        raise KafkaUnreachable(str(problem))
     try:
         admin = KafkaAdminClient(client_id="leadflow-admin", **kafka_python_config(settings))
     except KafkaError as error:
-        raise KafkaUnreachable(diagnose_now(settings) or str(error)) from error
+        raise KafkaUnreachable(str(diagnose_now(settings) or error)) from error
     try:
         wanted = {
             topics.events: topics.partitions,
