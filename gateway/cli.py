@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import ssl
@@ -66,6 +65,7 @@ def serve(args: argparse.Namespace) -> int:
     from gateway.settings import GatewaySettings
     from gateway.tokens import TokenError, load_tokens
     from leadflow.config import ConfigError, load_funnel
+    from leadflow.event_loop import new_event_loop
     from leadflow.settings import Settings
 
     logging.basicConfig(
@@ -109,21 +109,9 @@ def serve(args: argparse.Namespace) -> int:
             ssl_context=tls,
             access_log_class=AccessLog,
             print=None,
-            loop=_event_loop(kafka.uvloop),
+            loop=new_event_loop(kafka.uvloop),
         )
     except GatewayStartError as error:
         print(f"leadflow gateway: {error}", file=sys.stderr)
         return 2
     return 0
-
-
-def _event_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
-    # uvloop: less event-loop overhead per request, as for the workers.
-    if use_uvloop:
-        try:
-            import uvloop
-        except ImportError:
-            pass
-        else:
-            return uvloop.new_event_loop()
-    return asyncio.new_event_loop()

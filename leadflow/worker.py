@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 
@@ -24,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
     from leadflow.config import ConfigError, load_funnel
+    from leadflow.event_loop import new_event_loop
     from leadflow.settings import Settings
     from streams.app import create_worker
     from streams.topics import ensure_topics
@@ -52,21 +52,9 @@ def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     faust.Worker(
-        worker.app, loglevel=args.loglevel, quiet=True, loop=_event_loop(settings.uvloop)
+        worker.app, loglevel=args.loglevel, quiet=True, loop=new_event_loop(settings.uvloop)
     ).execute_from_commandline()
     return 0
-
-
-def _event_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
-    # uvloop cuts Faust's own per-message cost (its event-loop churn) by about a quarter.
-    if use_uvloop:
-        try:
-            import uvloop
-        except ImportError:
-            pass
-        else:
-            return uvloop.new_event_loop()
-    return asyncio.new_event_loop()
 
 
 def _quiet_hot_loggers() -> None:
