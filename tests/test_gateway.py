@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import re
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from leadflow.settings import Settings
 from streams.partitioning import lead_partition
 from streams.topics import ensure_topics
 from tests.gateway_support import GatewayProcess, Record, make_tokens, read_topic
+from tests.tls_support import issue
 
 pytestmark = pytest.mark.kafka
 
@@ -327,3 +329,33 @@ def test_the_rate_limit_is_per_token_and_answers_429_with_retry_after(
         b"rate2",
         b"rate4",
     ]
+
+
+def test_with_a_certificate_the_gateway_speaks_https_only(
+    gateway: GatewayProcess, tmp_path: Path
+) -> None:
+    certificates = issue(tmp_path / "certs")
+    tokens = make_tokens("crm")
+    secure = GatewayProcess(
+        gateway.bootstrap,
+        gateway.topic,
+        tmp_path,
+        tokens,
+        settings={
+            "LEADFLOW_GATEWAY_TLS_CERTFILE": str(certificates.cert_file),
+            "LEADFLOW_GATEWAY_TLS_KEYFILE": str(certificates.key_file),
+        },
+        tls_ca=str(certificates.ca_file),
+    ).start()
+    try:
+        reply = secure.post(created("https"), tokens["crm"])
+        plain = http.client.HTTPConnection("127.0.0.1", secure.port, timeout=10)
+        with pytest.raises((http.client.HTTPException, ConnectionError)):
+            plain.request("GET", "/healthz")
+            plain.getresponse()
+        plain.close()
+    finally:
+        secure.stop()
+
+    assert reply.status == 202
+    assert len(records_of(gateway, "https")) == 1
