@@ -129,7 +129,7 @@ async def _events(request: web.Request, gateway: Gateway) -> web.Response:
     try:
         name = _authenticate(request, gateway.tokens)
         request[_TOKEN] = name
-        wait = gateway.limits.hit(name)
+        wait = await gateway.limits.hit(name)
         if wait is not None:
             raise Refusal(
                 429, ErrorCode.RATE_LIMITED, f"rate limit {settings.rate_limit} used up", wait

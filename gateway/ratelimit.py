@@ -1,4 +1,8 @@
-"""Per-token request rate limits (moving windows, from the `limits` library)."""
+"""Per-token request rate limits (moving windows, from the `limits` library).
+
+The asyncio flavour of its memory storage: the threaded one starts a timer thread
+for expiry every few milliseconds under load.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,8 @@ import math
 import time
 
 from limits import parse_many
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
 
 
 class TokenRateLimit:
@@ -15,14 +19,14 @@ class TokenRateLimit:
         self.items = parse_many(spec)
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
 
-    def hit(self, token: str) -> int | None:
+    async def hit(self, token: str) -> int | None:
         """Count a request of `token`; None if allowed, else seconds until it would be."""
         # Test every window before hitting any, so a refused request uses up none.
-        blocked = [item for item in self.items if not self.limiter.test(item, token)]
+        blocked = [item for item in self.items if not await self.limiter.test(item, token)]
         if not blocked:
             for item in self.items:
-                self.limiter.hit(item, token)
+                await self.limiter.hit(item, token)
             return None
         now = time.time()
-        reset = max(self.limiter.get_window_stats(item, token).reset_time for item in blocked)
-        return max(1, math.ceil(reset - now))
+        stats = [await self.limiter.get_window_stats(item, token) for item in blocked]
+        return max(1, math.ceil(max(s.reset_time for s in stats) - now))
