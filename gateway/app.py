@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -108,7 +109,10 @@ async def _kafka(app: web.Application) -> AsyncIterator[None]:
         raise GatewayStartError(f"{missing} at {kafka.kafka_bootstrap}; `leadflow topics` makes it")
     app[PUBLISHER] = publisher
     yield
-    await producer.stop()  # flushes whatever a request that gave up left queued
+    # Every handler has answered by now, so whatever is still queued belongs to requests
+    # that got a 503: worth delivering, not worth waiting for past the Kafka timeout.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(producer.stop(), timeout)
 
 
 async def post_events(request: web.Request) -> web.Response:
