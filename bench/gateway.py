@@ -236,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             requests = (
                 run.rate * run.seconds if run.mode == "rate" else 20_000 / run.batch * run.seconds
             )
-            pool = list(bodies(run.batch, int(requests + 1) * run.batch, seed=index))
+            # The generator yields about the number of events asked for: ask for more.
+            pool = list(bodies(run.batch, int(requests * 1.2 + 1) * run.batch, seed=index))
             log(f"{run.name}: {run.seconds:g} s")
             result = asyncio.run(drive(url, token, run, pool))
             log(
