@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from leadflow.broker import LocalKafka, SaslSslListener
+from leadflow.broker import LocalKafka, SaslSslListener, render_server_properties
 from leadflow.generate import GeneratorSpec, generate_events, write_events
 from tests.gateway_support import GatewayProcess, make_tokens
 from tests.streaming import ROOT, Deployment, converge, free_port
@@ -171,3 +171,25 @@ def test_every_client_names_a_refused_login_or_an_untrusted_certificate_at_once(
         assert message in stderr, (name, stderr)
         assert PASSWORD not in stderr and "not-the-password" not in stderr, name
         assert elapsed < 45, (name, elapsed)
+
+
+def test_a_sasl_ssl_listener_sits_beside_the_plaintext_one_with_its_keystore() -> None:
+    listener = SaslSslListener(Path("/certs/server.p12"), "store-pw", {USER: PASSWORD})
+    text = render_server_properties(
+        9092, 9093, Path("/data"), sasl_ssl=listener, sasl_ssl_port=9094
+    )
+    props = dict(line.split("=", 1) for line in text.splitlines() if not line.startswith("#"))
+
+    assert props["listeners"] == (
+        "PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:9094,CONTROLLER://127.0.0.1:9093"
+    )
+    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:9094"
+    assert props["listener.security.protocol.map"] == (
+        "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT"
+    )
+    assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert props["listener.name.sasl_ssl.ssl.keystore.location"] == "/certs/server.p12"
+    assert listener.scram_arguments() == [
+        "--add-scram",
+        f"SCRAM-SHA-512=[name={USER},password={PASSWORD}]",
+    ]
