@@ -13,7 +13,12 @@ from pathlib import Path
 
 from bench.harness import source_root
 
-WORKER_SOURCES = ("leadflow/worker.py", "streams/app.py", "streams/__init__.py")
+WORKER_SOURCES = (
+    "leadflow/worker.py",
+    "leadflow/event_loop.py",
+    "streams/app.py",
+    "streams/__init__.py",
+)
 _UVLOOP = re.compile(r"^\s*(import uvloop|from uvloop|.*uvloop\.|.*['\"]uvloop['\"])", re.M)
 
 

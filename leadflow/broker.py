@@ -31,7 +31,8 @@ import tempfile
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
 
@@ -193,19 +194,71 @@ def random_cluster_id() -> str:
             return cid
 
 
+@dataclass(frozen=True)
+class SaslSslListener:
+    """A second client listener that requires TLS and a SCRAM-SHA-512 login.
+
+    `keystore` is a PKCS12 file with the broker's private key and certificate chain
+    (for 127.0.0.1). `users` are the SCRAM credentials; they are written into the KRaft
+    metadata when the storage is formatted, so a reused data dir keeps its first users.
+    The PLAINTEXT listener stays, on loopback, for the broker's own inter-broker and
+    controller traffic and for the readiness probe.
+    """
+
+    keystore: Path
+    keystore_password: str
+    users: Mapping[str, str]
+
+    MECHANISM = "SCRAM-SHA-512"
+
+    def properties(self) -> dict[str, object]:
+        return {
+            "sasl.enabled.mechanisms": self.MECHANISM,
+            # No username here: the listener only serves clients, so the broker never
+            # logs in with it, but Kafka needs a login module configured for it.
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
+            "listener.name.sasl_ssl.ssl.keystore.type": "PKCS12",
+            "listener.name.sasl_ssl.ssl.keystore.location": str(self.keystore),
+            "listener.name.sasl_ssl.ssl.keystore.password": self.keystore_password,
+            "listener.name.sasl_ssl.ssl.client.auth": "none",
+        }
+
+    def scram_arguments(self) -> list[str]:
+        """`kafka-storage format` arguments that create the users' SCRAM credentials."""
+        arguments: list[str] = []
+        for name, password in self.users.items():
+            arguments += ["--add-scram", f"{self.MECHANISM}=[name={name},password={password}]"]
+        return arguments
+
+
 def render_server_properties(
-    port: int, controller_port: int, log_dir: Path, partitions: int = 6
+    port: int,
+    controller_port: int,
+    log_dir: Path,
+    partitions: int = 6,
+    sasl_ssl: SaslSslListener | None = None,
+    sasl_ssl_port: int | None = None,
 ) -> str:
     """The broker+controller config of a single-node KRaft cluster bound to 127.0.0.1."""
+    listeners = {"PLAINTEXT": port}
+    if sasl_ssl is not None:
+        if sasl_ssl_port is None:
+            raise BrokerError("a SASL_SSL listener needs a port")
+        listeners["SASL_SSL"] = sasl_ssl_port
+    client_listeners = ",".join(f"{name}://127.0.0.1:{p}" for name, p in listeners.items())
     settings: dict[str, object] = {
         "process.roles": "broker,controller",
         "node.id": _NODE_ID,
         # A static voter list (not `format --standalone`) keeps the quorum config-only, so a
         # restart on a different free controller port still finds its quorum.
         "controller.quorum.voters": f"{_NODE_ID}@127.0.0.1:{controller_port}",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listeners": f"{client_listeners},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": client_listeners,
+        "listener.security.protocol.map": ",".join(
+            [*(f"{name}:{name}" for name in listeners), "CONTROLLER:PLAINTEXT"]
+        ),
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
         "log.dirs": str(log_dir),
@@ -229,6 +282,7 @@ def render_server_properties(
         "log.segment.bytes": 64 * 1024 * 1024,
         "log.retention.hours": 24,
         "log.retention.check.interval.ms": 60_000,
+        **(sasl_ssl.properties() if sasl_ssl is not None else {}),
     }
     lines = [f"{key}={value}" for key, value in settings.items()]
     return "# Written by leadflow.broker; regenerated on every start.\n" + "\n".join(lines) + "\n"
@@ -397,11 +451,15 @@ class LocalKafka:
         log_dir: Path | None = None,
         partitions: int = 6,
         cache_dir: Path | None = None,
+        sasl_ssl: SaslSslListener | None = None,
+        sasl_ssl_port: int | None = None,
     ) -> None:
         self.port = port or free_port()
         self.controller_port = controller_port or free_port()
         if self.controller_port == self.port:
             self.controller_port = free_port()
+        self.sasl_ssl = sasl_ssl
+        self.sasl_ssl_port = (sasl_ssl_port or free_port()) if sasl_ssl is not None else None
         # Without a data dir the broker is throw-away: a temp dir, removed again by stop().
         self._tmp_dir = None if data_dir else Path(tempfile.mkdtemp(prefix="leadflow-kafka-"))
         self.data_dir = Path(data_dir or self._tmp_dir or ".").resolve()
@@ -415,6 +473,13 @@ class LocalKafka:
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_ssl_bootstrap(self) -> str:
+        """Where clients log in with SCRAM over TLS (only with a `sasl_ssl` listener)."""
+        if self.sasl_ssl_port is None:
+            raise BrokerError("this broker has no SASL_SSL listener")
+        return f"127.0.0.1:{self.sasl_ssl_port}"
 
     @property
     def properties_path(self) -> Path:
@@ -496,7 +561,10 @@ class LocalKafka:
     def _check_ports_free(self) -> None:
         # Fail in milliseconds with a plain message instead of after a JVM start, and never
         # mistake another process listening on the port (e.g. a second broker) for ours.
-        for name, port in (("port", self.port), ("controller port", self.controller_port)):
+        ports = [("port", self.port), ("controller port", self.controller_port)]
+        if self.sasl_ssl_port is not None:
+            ports.append(("SASL_SSL port", self.sasl_ssl_port))
+        for name, port in ports:
             if _port_open(port):
                 raise BrokerError(
                     f"{name} {port} on 127.0.0.1 is already in use; choose another with "
@@ -507,7 +575,14 @@ class LocalKafka:
         self.server_log.parent.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.properties_path.write_text(
-            render_server_properties(self.port, self.controller_port, self.log_dir, self.partitions)
+            render_server_properties(
+                self.port,
+                self.controller_port,
+                self.log_dir,
+                self.partitions,
+                self.sasl_ssl,
+                self.sasl_ssl_port,
+            )
         )
         (self.data_dir / "log4j2.properties").write_text(render_log4j2_properties(self.server_log))
 
@@ -531,6 +606,7 @@ class LocalKafka:
             random_cluster_id(),
             "--config",
             str(self.properties_path),
+            *(self.sasl_ssl.scram_arguments() if self.sasl_ssl is not None else []),
         )
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:

@@ -24,6 +24,7 @@ _COMMANDS = (
     "leadflow.dashboards",
     "leadflow.importers.command",
     "leadflow.rules",
+    "gateway.cli",
 )
 
 

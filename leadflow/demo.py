@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections import defaultdict
 from collections.abc import Iterator
@@ -54,6 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=_ports,
         default=[9108, 9109],
         help="the workers' /metrics ports, comma-separated (default 9108,9109)",
+    )
+    parser.add_argument(
+        "--gateway-port", type=int, default=8088, help="the HTTP gateway the live feed goes through"
     )
     parser.add_argument("--prometheus-port", type=int, default=9090)
     parser.add_argument("--alertmanager-port", type=int, default=9093)
@@ -175,19 +179,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"      {url}")
 
         alerts = _start_observability(args, stack, workdir, ports, settings.runbook_base_url)
+        gateway = _start_gateway(args, stack, workdir, env)
 
         feed = threading.Thread(
             target=_feed,
             daemon=True,
-            args=(
-                producer,
-                settings.topic,
-                live_events(LiveSpec(rate=args.rate, profiles=profile)),
-                stop,
-            ),
+            args=(gateway, live_events(LiveSpec(rate=args.rate, profiles=profile)), stop),
         )
         feed.start()
-        print(f"demo: live feed at ~{args.rate:g} events/s; Ctrl-C stops everything\n")
+        print(
+            f"demo: live feed at ~{args.rate:g} events/s through the gateway; "
+            "Ctrl-C stops everything\n"
+        )
 
         deadline = time.monotonic() + args.duration if args.duration else None
         while not stop.is_set():
@@ -247,13 +250,78 @@ def _send(producer: Any, topic: str, events: Iterator[dict[str, Any]]) -> int:
     return sent
 
 
-def _feed(
-    producer: Any, topic: str, events: Iterator[dict[str, Any]], stop: threading.Event
-) -> None:
+@dataclass(frozen=True)
+class GatewayFeed:
+    url: str
+    token: str
+
+
+def _start_gateway(
+    args: argparse.Namespace, stack: Stack, workdir: Path, env: dict[str, str]
+) -> GatewayFeed:
+    """`leadflow gateway` with a token made for this run, written to workdir (mode 600)."""
+    from gateway.tokens import hash_token, new_token
+
+    token = new_token()
+    port = _free_or_any(args.gateway_port) or _any_port()
+    stack.spawn(
+        "gateway",
+        [sys.executable, "-m", "leadflow.cli", "gateway", "--loglevel", "warning"],
+        workdir / "gateway.log",
+        env={
+            **env,
+            "LEADFLOW_GATEWAY_PORT": str(port),
+            "LEADFLOW_GATEWAY_TOKENS": json.dumps({"demo": hash_token(token)}),
+        },
+    )
+    token_file = workdir / "gateway-token"
+    token_file.write_text(token + "\n")
+    token_file.chmod(0o600)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while '"ready":true' not in _get(f"{base}/readyz"):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"demo: gateway not ready after 60s; see {workdir / 'gateway.log'}")
+        time.sleep(0.3)
+    print(f"demo: gateway      {base}/v1/events (bearer token in {token_file})")
+    return GatewayFeed(f"{base}/v1/events", token)
+
+
+def _feed(gateway: GatewayFeed, events: Iterator[dict[str, Any]], stop: threading.Event) -> None:
+    # Each event is resent until a 2xx: a resent event_id is counted once by the workers.
     for event in events:
+        body = orjson.dumps(event)
+        while not stop.is_set() and not _post(gateway, body):
+            stop.wait(1.0)
         if stop.is_set():
             return
-        producer.send(topic, key=event["lead_id"].encode(), value=orjson.dumps(event))
+
+
+def _post(gateway: GatewayFeed, body: bytes) -> bool:
+    request = urllib.request.Request(
+        gateway.url,
+        data=body,
+        headers={"Authorization": f"Bearer {gateway.token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return bool(200 <= response.status < 300)
+    except urllib.error.HTTPError as error:
+        # A 4xx other than 429 will not change on a resend: drop the event, say why.
+        if error.code not in (429, 503):
+            print(f"demo: gateway refused an event: {error.read()[:300]!r}", file=sys.stderr)
+            return True
+        return False
+    except OSError:
+        return False
+
+
+def _any_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _wait_ready(urls: list[str], stack: Stack, timeout: float = 120) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 
@@ -36,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
     from leadflow.errors import kafka_problem
+    from leadflow.event_loop import new_event_loop
     from leadflow.worker_logs import calm_known_noise
     from streams.app import create_worker
     from streams.topics import ensure_topics
@@ -56,25 +56,13 @@ def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     faust_worker = faust.Worker(
-        worker.app, loglevel=args.loglevel, quiet=True, loop=_event_loop(settings.uvloop)
+        worker.app, loglevel=args.loglevel, quiet=True, loop=new_event_loop(settings.uvloop)
     )
     if not sys.stdout.isatty():
         # Faust's start-up spinner writes cursor escape codes even into a log file.
         faust_worker.spinner = None
     faust_worker.execute_from_commandline()
     return 0
-
-
-def _event_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
-    # uvloop cuts Faust's own per-message cost (its event-loop churn) by about a quarter.
-    if use_uvloop:
-        try:
-            import uvloop
-        except ImportError:
-            pass
-        else:
-            return uvloop.new_event_loop()
-    return asyncio.new_event_loop()
 
 
 def _quiet_hot_loggers() -> None:

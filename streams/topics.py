@@ -7,10 +7,18 @@ from dataclasses import dataclass
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from leadflow.kafka_diagnosis import diagnose_now
 from leadflow.settings import Settings
 from streams.security import kafka_python_config
+
+
+class KafkaUnreachable(KafkaError):
+    """No connection to Kafka; the message says why, without any secret."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "Kafka is unreachable"
 
 
 @dataclass(frozen=True)
@@ -31,9 +39,21 @@ def plan(settings: Settings) -> TopicPlan:
 
 
 def ensure_topics(settings: Settings, replication: int = 1) -> dict[str, int]:
-    """Create missing topics; return every topic's actual partition count."""
+    """Create missing topics; return every topic's actual partition count.
+
+    Raises KafkaUnreachable, naming the cause (refused login, untrusted certificate,
+    nothing listening), when no connection can be made.
+    """
     topics = plan(settings)
-    admin = KafkaAdminClient(client_id="leadflow-admin", **kafka_python_config(settings))
+    # One direct connection first: a refused login or an untrusted certificate is
+    # reported at once, where the admin client would retry it for its whole timeout.
+    problem = diagnose_now(settings)
+    if problem is not None and problem.misconfigured:
+        raise KafkaUnreachable(str(problem))
+    try:
+        admin = KafkaAdminClient(client_id="leadflow-admin", **kafka_python_config(settings))
+    except KafkaError as error:
+        raise KafkaUnreachable(str(diagnose_now(settings) or error)) from error
     try:
         wanted = {
             topics.events: topics.partitions,

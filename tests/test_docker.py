@@ -159,3 +159,21 @@ def test_dockerignore_keeps_what_the_dockerfile_copies() -> None:
 
 def test_alert_sink_compiles() -> None:
     py_compile.compile(str(DOCKER / "alert-sink.py"), doraise=True)
+
+
+def test_the_gateway_runs_beside_the_workers_with_its_tokens_file() -> None:
+    from gateway.tokens import load_tokens
+
+    gateway = _services()["gateway"]
+    tokens = _mount("gateway", "/etc/leadflow/gateway-tokens")
+
+    assert gateway["command"] == ["gateway"]
+    assert gateway["environment"]["LEADFLOW_KAFKA_BOOTSTRAP"] == "kafka:9092"
+    assert gateway["environment"]["LEADFLOW_GATEWAY_TOKENS_FILE"] == "/etc/leadflow/gateway-tokens"
+    assert gateway["depends_on"]["topics"]["condition"] == "service_completed_successfully"
+    assert load_tokens({}, tokens).identify("leadflow-demo-token") == "demo"
+    config = yaml.safe_load((DOCKER / "prometheus.yml").read_text(encoding="utf-8"))
+    job = next(j for j in config["scrape_configs"] if j["job_name"] == "leadflow-gateway")
+    assert job["static_configs"][0]["targets"] == [
+        f"gateway:{gateway['environment']['LEADFLOW_GATEWAY_PORT']}"
+    ]
