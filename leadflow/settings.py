@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     stream_buffer: Annotated[int, Field(ge=1, le=100_000)] = 4096
     session_timeout: Duration = Field(default="10s")
     # How often staged output is committed in one transaction per partition.
-    commit_interval: Duration = Field(default="100ms")
+    commit_interval: Duration = Field(default="250ms")
     # Messages waiting and no progress for this long: the worker asks for a fresh
     # assignment, and exits (for its supervisor to restart) after three times as long.
     stall_timeout: Duration = Field(default="60s")
