@@ -321,17 +321,7 @@ def _watch(worker: Worker) -> None:
         worker.stalled.clear()
         worker.telemetry.stalled.set(0)
         return
-    stalled: set[TP] = set()
-    waiting = faust_adapter.unacked_partitions(worker.app)
-    for tp in worker.input_tps():
-        lag = worker.progress.lag(
-            tp,
-            faust_adapter.last_stable_offset(worker.app, tp),
-            faust_adapter.fetch_position(worker.app, tp),
-            tp in waiting,
-        )
-        if worker.progress.stalled(tp, lag, after):
-            stalled.add(tp)
+    stalled = {tp for tp, lag in _lags(worker).items() if worker.progress.stalled(tp, lag, after)}
     newly = stalled - worker.stalled
     worker.stalled = stalled
     worker.telemetry.stalled.set(len(stalled))
@@ -416,13 +406,20 @@ def _refresh_gauges(worker: Worker) -> None:
         telemetry.event_time_lag.set(max(0.0, (now_micros() - latest) / 1e6))
     # Only partitions owned now: a partition that moved on must not keep its last lag.
     telemetry.consumer_lag.clear()
+    for tp, lag in _lags(worker).items():
+        if lag is not None:
+            telemetry.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
+
+
+def _lags(worker: Worker) -> dict[TP, int | None]:
+    """Unprocessed messages per owned input partition (None: end not known yet)."""
     waiting = faust_adapter.unacked_partitions(worker.app)
-    for tp in worker.input_tps():
-        lag = worker.progress.lag(
+    return {
+        tp: worker.progress.lag(
             tp,
             faust_adapter.last_stable_offset(worker.app, tp),
             faust_adapter.fetch_position(worker.app, tp),
             tp in waiting,
         )
-        if lag is not None:
-            telemetry.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
+        for tp in worker.input_tps()
+    }

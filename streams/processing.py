@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -90,25 +90,29 @@ class BatchProcessor:
             return lead_unit(partition)
         return ingest_unit(partition)
 
-    def _owned(self, message: Message) -> Pending | None:
+    def _owned(self, message: Message, stats: BatchStats) -> Pending | None:
+        """Where `message`'s output is staged; None (and counted) if not ours now."""
         unit = self.unit_for(message.topic, message.partition)
         pending = self.outbox.get(unit)
-        if pending is None:
+        # A lead unit acquired but not yet restored has no ledger to fold into.
+        if pending is None or (unit.kind == "lead" and self.ledgers.get(unit.partition) is None):
+            stats.skipped += 1
             return None
-        if unit.kind == "lead" and self.ledgers.get(unit.partition) is None:
-            return None  # acquired, not yet restored
         return pending
+
+    def _owned_messages(
+        self, events: Sequence[HasMessage], stats: BatchStats
+    ) -> Iterator[tuple[Message, Pending]]:
+        for event in events:
+            pending = self._owned(event.message, stats)
+            if pending is not None:
+                yield event.message, pending
 
     def stage_ingest(self, events: Sequence[HasMessage], now: int) -> BatchStats:
         """Messages from the events topic: decode, fold what lives here, stage the rest."""
         stats = BatchStats()
         local: dict[int, list[Event]] = defaultdict(list)
-        for event in events:
-            message = event.message
-            pending = self._owned(message)
-            if pending is None:
-                stats.skipped += 1
-                continue
+        for message, pending in self._owned_messages(events, stats):
             value = message.value or b""
             elements = split_batch(value)
             parts = [value] if elements is None else elements
@@ -141,12 +145,7 @@ class BatchProcessor:
         """Messages from the by-lead topic: already on their lead's partition."""
         stats = BatchStats()
         local: dict[int, list[Event]] = defaultdict(list)
-        for event in events:
-            message = event.message
-            pending = self._owned(message)
-            if pending is None:
-                stats.skipped += 1
-                continue
+        for message, pending in self._owned_messages(events, stats):
             raw = message.value or b""
             decoded = decode(raw, self.vocabulary, now)
             if isinstance(decoded, Rejection):  # only if the config changed in between

@@ -6,7 +6,7 @@ from typing import Any
 
 import faust
 
-from leadflow.kafka_clients import require_sasl, ssl_context
+from leadflow.kafka_clients import aiokafka_security, require_sasl, ssl_context
 from leadflow.settings import SecurityProtocol, Settings
 
 __all__ = ["faust_credentials", "kafka_python_config", "ssl_context"]
@@ -30,20 +30,10 @@ def faust_credentials(settings: Settings) -> faust.types.auth.CredentialsT | Non
 
 def kafka_python_config(settings: Settings) -> dict[str, Any]:
     """Connection keyword arguments for kafka-python's admin client and producer."""
-    config: dict[str, Any] = {
+    return {
         "bootstrap_servers": settings.kafka_bootstrap.split(","),
-        "security_protocol": str(settings.security_protocol),
         # Fail fast with a clear message instead of kafka-python's 30 s default.
         "bootstrap_timeout_ms": 10_000,
+        # kafka-python names its security arguments as aiokafka does.
+        **aiokafka_security(settings),
     }
-    context = ssl_context(settings)
-    if context is not None:
-        config["ssl_context"] = context
-    if settings.security_protocol in (SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL):
-        require_sasl(settings)
-        config["sasl_mechanism"] = str(settings.sasl_mechanism)
-        config["sasl_plain_username"] = settings.sasl_username
-        config["sasl_plain_password"] = (
-            settings.sasl_password.get_secret_value() if settings.sasl_password else None
-        )
-    return config
