@@ -20,6 +20,13 @@ def kafka_problem(bootstrap: str, error: Exception) -> UserError:
     """A kafka-python error as a user error naming the broker and the setting."""
     from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 
+    from streams.topics import KafkaUnreachable
+
+    if isinstance(error, KafkaUnreachable):  # diagnosed: the reason names the cause
+        return UserError(
+            f"cannot reach Kafka at {bootstrap}: {error} (set LEADFLOW_KAFKA_BOOTSTRAP, "
+            "or start one: leadflow broker start)"
+        )
     if isinstance(error, KafkaTimeoutError | KafkaConnectionError):
         return UserError(
             f"cannot reach Kafka at {bootstrap} (set LEADFLOW_KAFKA_BOOTSTRAP, "

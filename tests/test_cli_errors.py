@@ -338,8 +338,8 @@ def test_an_unreachable_broker_is_reported_with_the_setting_to_fix(
         env["LEADFLOW_METRICS_PORT"] = "0"
     done = leadflow(command, cwd=workdir, env=env)
     assert the_error(done, command) == (
-        f"cannot reach Kafka at {UNREACHABLE} (set LEADFLOW_KAFKA_BOOTSTRAP, "
-        "or start one: leadflow broker start)"
+        f"cannot reach Kafka at {UNREACHABLE}: connection refused: nothing is listening "
+        "there (set LEADFLOW_KAFKA_BOOTSTRAP, or start one: leadflow broker start)"
     )
 
 
@@ -351,7 +351,7 @@ def test_a_bootstrap_port_that_is_not_kafka_is_reported_as_unreachable(
         cwd=workdir,
         env={"LEADFLOW_KAFKA_BOOTSTRAP": not_kafka, "LEADFLOW_METRICS_PORT": "0"},
     )
-    assert the_error(done, "worker").startswith(f"cannot reach Kafka at {not_kafka} ")
+    assert the_error(done, "worker").startswith(f"cannot reach Kafka at {not_kafka}: ")
 
 
 # ------------------------------------------------------------------- ports and folders
