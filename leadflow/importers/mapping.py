@@ -244,50 +244,42 @@ def _known_columns(section: str, columns: dict[str, list[str]]) -> dict[str, lis
     return columns
 
 
-class HubSpotMapping(BaseModel):
+class _CrmMapping(BaseModel):
+    """What every CRM section has: value maps merged over the defaults, known columns."""
+
     # validate_default: the defaults pass through the merge validator too.
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    SECTION: ClassVar[str]
+
+    sources: dict[str, str] = Field(default_factory=dict)
+    loss_reasons: dict[str, str] = Field(default_factory=dict)
+    columns: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _over_defaults(cls, given: Any, info: ValidationInfo) -> Any:
+        return _merged(cls.SECTION, info, given)
+
+    @field_validator("columns")
+    @classmethod
+    def _columns(cls, columns: dict[str, list[str]]) -> dict[str, list[str]]:
+        return _known_columns(cls.SECTION, columns)
+
+
+class HubSpotMapping(_CrmMapping):
     SECTION: ClassVar[str] = "hubspot"
 
     lifecycle_stages: dict[str, str] = Field(default_factory=dict)
     lead_statuses: dict[str, str] = Field(default_factory=dict)
     deal_stages: dict[str, str] = Field(default_factory=dict)
-    sources: dict[str, str] = Field(default_factory=dict)
-    loss_reasons: dict[str, str] = Field(default_factory=dict)
-    columns: dict[str, list[str]] = Field(default_factory=dict)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _over_defaults(cls, given: Any, info: ValidationInfo) -> Any:
-        return _merged(cls.SECTION, info, given)
-
-    @field_validator("columns")
-    @classmethod
-    def _columns(cls, columns: dict[str, list[str]]) -> dict[str, list[str]]:
-        return _known_columns(cls.SECTION, columns)
 
 
-class SalesforceMapping(BaseModel):
-    # validate_default: the defaults pass through the merge validator too.
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+class SalesforceMapping(_CrmMapping):
     SECTION: ClassVar[str] = "salesforce"
 
     lead_dates: dict[str, str] = Field(default_factory=dict)
     lead_statuses: dict[str, str] = Field(default_factory=dict)
     opportunity_stages: dict[str, str] = Field(default_factory=dict)
-    sources: dict[str, str] = Field(default_factory=dict)
-    loss_reasons: dict[str, str] = Field(default_factory=dict)
-    columns: dict[str, list[str]] = Field(default_factory=dict)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _over_defaults(cls, given: Any, info: ValidationInfo) -> Any:
-        return _merged(cls.SECTION, info, given)
-
-    @field_validator("columns")
-    @classmethod
-    def _columns(cls, columns: dict[str, list[str]]) -> dict[str, list[str]]:
-        return _known_columns(cls.SECTION, columns)
 
 
 class ImportMapping(BaseModel):
