@@ -31,7 +31,15 @@ from leadflow.importers.cells import (
     slug,
 )
 from leadflow.importers.drafts import Draft, Report, Row, RowError, find_column
-from leadflow.importers.mapping import IGNORE, LOST, WON, Rules, StageTarget, Target
+from leadflow.importers.mapping import (
+    IGNORE,
+    LOST,
+    WON,
+    Rules,
+    StageTarget,
+    Target,
+    dated_status,
+)
 from leadflow.importers.timestamps import Stamp, TimestampError
 
 CONTACTS, DEALS = "contacts", "deals"
@@ -217,18 +225,14 @@ class HubSpotImport:
             raise RowError(str(error)) from None
         if clamped:
             self.report.note("HubSpot scores outside 0-100 clamped to the range")
-        status: tuple[Target, Stamp] | None = None
-        raw_status = row.get(cols["lead_status"])
-        if raw_status:
-            target = rules.statuses.get(norm_key(raw_status))
-            if target is None:
-                unknown.append(("HubSpot lead status", raw_status, "ignored"))
-            elif target.type is not None:
-                when = self._date(row, cols["status_date"])
-                if when is not None:
-                    status = (target, when)
-                else:
-                    self.report.note(f"lead status {raw_status!r} without a date: not imported")
+        status = dated_status(
+            row.get(cols["lead_status"]),
+            rules.statuses,
+            lambda: self._date(row, cols["status_date"]),
+            "HubSpot",
+            unknown,
+            self.report.note,
+        )
         source = self._source(row.get(cols["source"]), row.get(cols["source_drill_down"]), unknown)
         return Contact(record, row, entries, source, score, status)
 

@@ -9,7 +9,7 @@ funnel config (pipeline stages, reasons) so a typo fails before any row is read.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from events import EventType, Vocabulary
 from leadflow.importers.cells import norm_key
+from leadflow.importers.timestamps import Stamp
 
 IGNORE = "ignore"
 WON, LOST = "won", "lost"
@@ -424,3 +425,27 @@ def canonical_reason(text: str, allowed: tuple[str, ...]) -> str | None:
         return value
     joined = "_".join(value.split())
     return joined if joined in allowed else None
+
+
+def dated_status(
+    raw: str,
+    statuses: dict[str, Target],
+    date: Callable[[], Stamp | None],
+    crm: str,
+    unknown: list[tuple[str, str, str]],
+    note: Callable[[str], None],
+) -> tuple[Target, Stamp] | None:
+    """The event a lead status maps to, dated by `date()`; unknown statuses reported."""
+    if not raw:
+        return None
+    target = statuses.get(norm_key(raw))
+    if target is None:
+        unknown.append((f"{crm} lead status", raw, "ignored"))
+        return None
+    if target.type is None:
+        return None
+    when = date()
+    if when is None:
+        note(f"lead status {raw!r} without a date: not imported")
+        return None
+    return target, when

@@ -30,7 +30,15 @@ from leadflow.importers.cells import (
     slug,
 )
 from leadflow.importers.drafts import Draft, Report, Row, RowError, find_column
-from leadflow.importers.mapping import IGNORE, LOST, WON, Rules, StageTarget, Target
+from leadflow.importers.mapping import (
+    IGNORE,
+    LOST,
+    WON,
+    Rules,
+    StageTarget,
+    Target,
+    dated_status,
+)
 from leadflow.importers.timestamps import Stamp, TimestampError
 
 LEADS, OPPORTUNITIES, HISTORY = "leads", "opportunities", "history"
@@ -171,18 +179,14 @@ class SalesforceImport:
                 entries.append((target.type, stamp, target.reason, key))
         if not any(kind is EventType.LEAD_CREATED for kind, *_ in entries):
             raise RowError("no created date (the lead_dates field mapped to lead.created)")
-        status: tuple[Target, Stamp] | None = None
-        raw_status = row.get(cols["status"])
-        if raw_status:
-            target = rules.statuses.get(norm_key(raw_status))
-            if target is None:
-                unknown.append(("Salesforce lead status", raw_status, "ignored"))
-            elif target.type is not None:
-                when = self._date(row, cols["status_date"])
-                if when is not None:
-                    status = (target, when)
-                else:
-                    self.report.note(f"lead status {raw_status!r} without a date: not imported")
+        status = dated_status(
+            row.get(cols["status"]),
+            rules.statuses,
+            lambda: self._date(row, cols["status_date"]),
+            "Salesforce",
+            unknown,
+            self.report.note,
+        )
         converted_to = None
         if row.get(cols["converted_opportunity"]):
             converted_to = self._id(row, "converted_opportunity", "ConvertedOpportunityId")
