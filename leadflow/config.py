@@ -18,6 +18,7 @@ from events.vocabulary import (
 )
 from leadflow.errors import UserError
 from projections import Funnel, TargetOverrides, Targets
+from projections.evidence import Evidence
 from projections.funnel import ScoreTier, SourceLabels, default_tiers
 
 
@@ -46,6 +47,7 @@ class LeadflowConfig(BaseModel):
     funnel: FunnelSection = FunnelSection()
     targets: Targets = Targets()
     sources: dict[str, TargetOverrides] = Field(default_factory=dict)
+    evidence: Evidence = Evidence()
 
     def to_funnel(self) -> Funnel:
         section = self.funnel
@@ -64,6 +66,7 @@ class LeadflowConfig(BaseModel):
             targets=self.targets,
             sources=self.sources,
             source_labels=section.source_labels,
+            evidence=self.evidence,
         )
 
 

@@ -117,11 +117,16 @@ TARGET_MQL_TO_SQL_MIN = "leadflow_target_mql_to_sql_min_ratio"
 TARGET_LEAD_TO_MQL_MAX_DROP = "leadflow_target_lead_to_mql_max_wow_drop_ratio"
 TARGET_DWELL_MAX = "leadflow_target_stage_dwell_max_seconds"
 TARGET_RESPONSE_MAX = "leadflow_target_response_max_seconds"
+# The evidence policy: the z score of the configured interval level, and the fewest
+# trials (e.g. qualified leads) a business alert may conclude from.
+EVIDENCE_Z = "leadflow_evidence_z_score"
+EVIDENCE_MIN_COUNT = "leadflow_evidence_min_count"
 
 # Derived series: the recording rules' names (level:metric:operation), which
 # `replay` prints too so the two can be compared line by line.
 LEVEL_SOURCE = "period_source"
 LEVEL_ALL = "period"
+LEVELS = (LEVEL_SOURCE, LEVEL_ALL)
 DERIVED_CONVERSION = "leadflow_conversion:ratio"
 DERIVED_QUALIFIED_TO_WON = "leadflow_qualified_to_won:ratio"
 DERIVED_RATIO_BAND = "leadflow_qualified_to_won:band_position"
@@ -136,3 +141,147 @@ DERIVED_LEAD_TO_MQL_WOW = "leadflow_lead_to_mql_wow_change:ratio"
 
 def derived_name(level: str, metric: str) -> str:
     return f"{level}:{metric}"
+
+
+def sum_name(level: str, metric: Metric) -> str:
+    """The recording rule that sums an additive family over workers at `level`."""
+    return f"{level}:{metric.name}:sum"
+
+
+# ---------------------------------------------------------------- derived series
+# Each ratio below is declared once. From the declaration, `replay` computes it
+# (projections/derived.py), the recording rules are generated (dashboards/recording.py,
+# `make generate`), and the dashboards divide the same sums over any selection of
+# sources (dashboards/promql.py). Adding a ratio of existing sums is one entry here.
+
+
+@dataclass(frozen=True)
+class Select:
+    """An additive family summed over workers, narrowed to fixed values of some labels.
+
+    The fixed labels are dropped; the family's other labels are kept, so `Select(
+    STAGE_DWELL)` keeps `stage` while `entries("won")` keeps none.
+    """
+
+    metric: Metric
+    match: tuple[tuple[str, str], ...] = ()
+    # Entries into the configured qualified stage: the stage is configuration, so
+    # the rules read it from the workers' leadflow_funnel_stage_info series.
+    qualified: bool = False
+
+    @property
+    def kept(self) -> tuple[str, ...]:
+        fixed = {name for name, _ in self.match}
+        if self.qualified:
+            fixed.add("stage")
+        return tuple(label for label in self.metric.labels if label not in fixed)
+
+
+def entries(stage: str) -> Select:
+    return Select(STAGE_ENTRIES, (("stage", stage),))
+
+
+def cohort(start: str, end: str) -> Select:
+    return Select(COHORT_CONVERSIONS, (("from_stage", start), ("to_stage", end)))
+
+
+QUALIFIED_ENTRIES = Select(STAGE_ENTRIES, qualified=True)
+# Recorded helper: entries into the qualified stage, keeping the stage label.
+QUALIFIED_ENTRIES_SUM = "leadflow_qualified_entries"
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """`numerator / sum(denominator)` over the totals of one period (and source).
+
+    It exists exactly when its denominator is non-zero; a missing numerator counts as
+    0. Numerator and denominator keep the same labels, and the ratio keeps them too.
+    `labels` are constant labels that tell variants of one name apart.
+    """
+
+    name: str
+    numerator: Select
+    denominator: tuple[Select, ...]
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        kept = {self.numerator.kept, *(select.kept for select in self.denominator)}
+        if len(kept) != 1:
+            raise ValueError(f"{self.name}: numerator and denominator keep different labels")
+        if not 1 <= len(self.denominator) <= 2:
+            raise ValueError(f"{self.name}: a denominator sums one or two selections")
+
+    @property
+    def kept(self) -> tuple[str, ...]:
+        return self.numerator.kept
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A Wilson score interval for a ratio whose counts are a share of trials.
+
+    `successes` of `trials` is the proportion tested against the target; a ratio that
+    is its inverse (qualified leads per won deal) gets the inverted bounds. Recorded
+    as `<ratio name minus :ratio>:wilson_lower|upper`, on the ratio's scale.
+    """
+
+    ratio: Ratio
+    successes: Select
+    trials: tuple[Select, ...]
+    inverse: bool = False
+
+    @property
+    def lower(self) -> str:
+        return self.ratio.name.removesuffix(":ratio") + ":wilson_lower"
+
+    @property
+    def upper(self) -> str:
+        return self.ratio.name.removesuffix(":ratio") + ":wilson_upper"
+
+    @property
+    def trials_name(self) -> str:
+        return self.ratio.name.removesuffix(":ratio") + ":wilson_trials"
+
+
+# The funnel's steps. The qualified stage's own step to won is added per config.
+MAIN_PAIRS = (
+    ("lead", "mql"),
+    ("mql", "sql"),
+    ("sql", "opportunity"),
+    ("opportunity", "won"),
+    ("lead", "won"),
+)
+
+
+def conversion(start: str, end: str, basis: str) -> Ratio:
+    """basis="period": entries into `end` / entries into `start`, same period.
+    basis="cohort": of the leads that entered `start` in the period, the share that
+    has entered `end` at any time."""
+    numerator = entries(end) if basis == "period" else cohort(start, end)
+    labels = (("from_stage", start), ("to_stage", end), ("basis", basis))
+    return Ratio(DERIVED_CONVERSION, numerator, (entries(start),), labels)
+
+
+QUALIFIED_TO_WON = Ratio(DERIVED_QUALIFIED_TO_WON, QUALIFIED_ENTRIES, (entries("won"),))
+MQL_TO_SQL = conversion("mql", "sql", "period")
+WIN_RATE = Ratio(DERIVED_WIN_RATE, entries("won"), (entries("won"), entries("lost")))
+
+RATIOS: tuple[Ratio, ...] = (
+    *(conversion(start, end, basis) for basis in ("period", "cohort") for start, end in MAIN_PAIRS),
+    QUALIFIED_TO_WON,
+    Ratio(DERIVED_LEAD_TO_CLOSE, entries("won"), (entries("lead"),), (("basis", "period"),)),
+    Ratio(DERIVED_LEAD_TO_CLOSE, cohort("lead", "won"), (entries("lead"),), (("basis", "cohort"),)),
+    WIN_RATE,
+    # Average time in a stage of the leads that left it in the period.
+    Ratio(DERIVED_DWELL, Select(STAGE_DWELL), (Select(STAGE_EXITS),)),
+    # Average time from MQL entry to the first sales contact.
+    Ratio(DERIVED_RESPONSE, Select(RESPONSE_SECONDS), (Select(RESPONSES),)),
+    # Cohort MQL -> SQL of the MQLs of each score tier.
+    Ratio(DERIVED_TIER, Select(TIER_SQLS), (Select(TIER_MQLS),)),
+)
+
+INTERVALS: tuple[Interval, ...] = (
+    Interval(QUALIFIED_TO_WON, entries("won"), (QUALIFIED_ENTRIES,), inverse=True),
+    Interval(MQL_TO_SQL, entries("sql"), (entries("mql"),)),
+    Interval(WIN_RATE, entries("won"), (entries("won"), entries("lost"))),
+)

@@ -1,24 +1,27 @@
 """Ratios and averages derived from summed additive totals, per source and overall.
 
-These mirror the Prometheus recording rules (same names and labels), so `replay`
-output can be checked against what Prometheus computes from the workers.
+The ratios are the catalogue's declarations (projections/catalog.py) evaluated on
+totals; the recording rules are generated from the same declarations, so `replay`
+output can be checked against what Prometheus computes from the workers. The few
+series that are not a plain ratio of sums (the band position, pace, week over week)
+are written out here and in dashboards/recording.py.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from events import LEAVABLE_STAGES, Stage
+from events import Stage
 from projections import catalog
+from projections.catalog import Interval, Ratio, Select
+from projections.evidence import wilson
 from projections.funnel import Funnel
 from projections.periods import AsOf, Calendar, PeriodKind
 from projections.snapshot import Family, Labels, Rolled, Sample, period_labels, scaled
 
 Totals = dict[tuple[str, tuple[str, ...]], int]
 GroupKey = tuple[PeriodKind, int, str | None]  # source None: over all sources
-
-_ENTRIES = catalog.STAGE_ENTRIES.name
-_COHORT = catalog.COHORT_CONVERSIONS.name
+Values = dict[tuple[str, ...], float]  # kept label values -> value
 
 
 def derived_families(
@@ -48,58 +51,100 @@ def derived_families(
     ]
 
 
+class Group:
+    """The totals of one period (and source), with each selection summed once."""
+
+    def __init__(self, totals: Totals, funnel: Funnel) -> None:
+        self.funnel = funnel
+        self._by_family: dict[str, list[tuple[tuple[str, ...], int]]] = defaultdict(list)
+        for (name, labels), value in totals.items():
+            self._by_family[name].append((labels, value))
+        self._selected: dict[Select, Values] = {}
+
+    def select(self, selection: Select) -> Values:
+        """The totals of one selection, by the values of the labels it keeps."""
+        if (cached := self._selected.get(selection)) is not None:
+            return cached
+        metric = selection.metric
+        match = dict(selection.match)
+        if selection.qualified:
+            match["stage"] = str(self.funnel.qualified_stage)
+        fixed = [(metric.labels.index(label), wanted) for label, wanted in match.items()]
+        kept = [metric.labels.index(label) for label in selection.kept]
+        values: Values = defaultdict(float)
+        for labels, value in self._by_family.get(metric.name, ()):
+            if all(labels[i] == wanted for i, wanted in fixed):
+                values[tuple(labels[i] for i in kept)] += scaled(metric.name, value)
+        self._selected[selection] = values
+        return values
+
+
+def _sum(group: Group, selections: tuple[Select, ...]) -> Values:
+    summed: Values = defaultdict(float)
+    for selection in selections:
+        for key, value in group.select(selection).items():
+            summed[key] += value
+    return summed
+
+
+def ratio_values(group: Group, ratio: Ratio) -> Values:
+    numerator = group.select(ratio.numerator)
+    denominator = _sum(group, ratio.denominator)
+    return {key: numerator.get(key, 0.0) / den for key, den in denominator.items() if den}
+
+
+def interval_values(
+    group: Group, interval: Interval
+) -> dict[tuple[str, ...], tuple[float, float, float]]:
+    """(trials, lower, upper), the bounds on the ratio's scale, wherever the ratio and
+    its trials exist."""
+    z = group.funnel.evidence.z
+    successes = group.select(interval.successes)
+    trials = _sum(group, interval.trials)
+    out = {}
+    for key in ratio_values(group, interval.ratio):
+        n = trials.get(key, 0.0)
+        if not n:
+            continue
+        low, high = wilson(successes.get(key, 0.0), n, z)
+        out[key] = (n, 1 / high, 1 / low) if interval.inverse else (n, low, high)
+    return out
+
+
+def qualified_pair_ratios(funnel: Funnel) -> tuple[Ratio, ...]:
+    """(qualified stage) -> won, unless it is one of the main pairs already."""
+    start = str(funnel.qualified_stage)
+    if (start, "won") in catalog.MAIN_PAIRS:
+        return ()
+    return tuple(catalog.conversion(start, "won", basis) for basis in ("period", "cohort"))
+
+
 def _derive(
-    totals: Totals, funnel: Funnel, source: str | None, kind: PeriodKind, progress: float
+    raw: Totals, funnel: Funnel, source: str | None, kind: PeriodKind, progress: float
 ) -> list[tuple[str, Labels, float]]:
-    def entries(stage: Stage) -> int:
-        return totals.get((_ENTRIES, (str(stage),)), 0)
-
+    group = Group(raw, funnel)
     rows: list[tuple[str, Labels, float]] = []
+    for ratio in (*catalog.RATIOS, *qualified_pair_ratios(funnel)):
+        for key, value in ratio_values(group, ratio).items():
+            rows.append((ratio.name, (*ratio.labels, *zip(ratio.kept, key, strict=True)), value))
+    for interval in catalog.INTERVALS:
+        for key, (trials, low, high) in interval_values(group, interval).items():
+            labels = (*interval.ratio.labels, *zip(interval.ratio.kept, key, strict=True))
+            rows.append((interval.trials_name, labels, trials))
+            rows.append((interval.lower, labels, low))
+            rows.append((interval.upper, labels, high))
 
-    def ratio(metric: str, labels: Labels, num: float, den: float) -> None:
-        if den:
-            rows.append((metric, labels, num / den))
-
-    for start, end in funnel.cohort_pairs():
-        pair = (("from_stage", str(start)), ("to_stage", str(end)))
-        ratio(
-            catalog.DERIVED_CONVERSION, (*pair, ("basis", "period")), entries(end), entries(start)
-        )
-        cohort = totals.get((_COHORT, (str(start), str(end))), 0)
-        ratio(catalog.DERIVED_CONVERSION, (*pair, ("basis", "cohort")), cohort, entries(start))
-
-    qualified, won, lost = entries(funnel.qualified_stage), entries(Stage.WON), entries(Stage.LOST)
+    qualified = group.select(catalog.QUALIFIED_ENTRIES).get((), 0.0)
     targets = funnel.targets_for(source)
     band = targets.qualified_to_won_ratio
-    if won:
-        value = qualified / won
-        rows.append((catalog.DERIVED_QUALIFIED_TO_WON, (), value))
-        position = -1.0 if value < band.lower else 1.0 if value > band.upper else 0.0
+    qualified_to_won = ratio_values(group, catalog.QUALIFIED_TO_WON).get(())
+    if qualified_to_won is not None:
+        position = -1.0 if qualified_to_won < band.lower else 0.0
+        position = 1.0 if qualified_to_won > band.upper else position
         rows.append((catalog.DERIVED_RATIO_BAND, (), position))
-    lead_won = totals.get((_COHORT, (str(Stage.LEAD), str(Stage.WON))), 0)
-    ratio(catalog.DERIVED_LEAD_TO_CLOSE, (("basis", "period"),), won, entries(Stage.LEAD))
-    ratio(catalog.DERIVED_LEAD_TO_CLOSE, (("basis", "cohort"),), lead_won, entries(Stage.LEAD))
-    ratio(catalog.DERIVED_WIN_RATE, (), won, won + lost)
-
-    for stage in LEAVABLE_STAGES:
-        label = (str(stage),)
-        dwell = scaled(catalog.STAGE_DWELL.name, totals.get((catalog.STAGE_DWELL.name, label), 0))
-        exits = totals.get((catalog.STAGE_EXITS.name, label), 0)
-        ratio(catalog.DERIVED_DWELL, (("stage", str(stage)),), dwell, exits)
-
-    response = scaled(
-        catalog.RESPONSE_SECONDS.name, totals.get((catalog.RESPONSE_SECONDS.name, ()), 0)
-    )
-    ratio(catalog.DERIVED_RESPONSE, (), response, totals.get((catalog.RESPONSES.name, ()), 0))
-
-    for (metric, labels), mqls in sorted(totals.items()):
-        if metric == catalog.TIER_MQLS.name:
-            sqls = totals.get((catalog.TIER_SQLS.name, labels), 0)
-            ratio(catalog.DERIVED_TIER, (("tier", labels[0]),), sqls, mqls)
-
     goal = targets.closed_goal(kind)
-    if goal:
-        ratio(catalog.DERIVED_PACE, (), qualified, goal * band.target * progress)
+    if goal and progress:
+        rows.append((catalog.DERIVED_PACE, (), qualified / (goal * band.target * progress)))
     return rows
 
 
@@ -127,6 +172,6 @@ def _week_over_week(
 
 
 def _lead_to_mql_rate(totals: Totals) -> float | None:
-    leads = totals.get((_ENTRIES, (str(Stage.LEAD),)), 0)
-    mqls = totals.get((_ENTRIES, (str(Stage.MQL),)), 0)
+    leads = totals.get((catalog.STAGE_ENTRIES.name, (str(Stage.LEAD),)), 0)
+    mqls = totals.get((catalog.STAGE_ENTRIES.name, (str(Stage.MQL),)), 0)
     return mqls / leads if leads else None

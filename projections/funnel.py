@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from events import LEAVABLE_STAGES, Stage, Vocabulary
 from events.types import QUALIFIABLE_STAGES
 from events.vocabulary import Duration
+from projections import catalog
+from projections.evidence import Evidence
 from projections.periods import PeriodKind
 
 Share = Annotated[float, Field(ge=0, le=1)]
@@ -165,6 +167,7 @@ class Funnel(_Strict):
     targets: Targets = Targets()
     sources: dict[str, TargetOverrides] = Field(default_factory=dict)
     source_labels: SourceLabels = SourceLabels()
+    evidence: Evidence = Evidence()
 
     @field_validator("qualified_stage")
     @classmethod
@@ -218,12 +221,5 @@ class Funnel(_Strict):
         return self.targets.model_copy(update={k: getattr(overrides, k) for k in changes})
 
     def cohort_pairs(self) -> tuple[tuple[Stage, Stage], ...]:
-        pairs = [
-            (Stage.LEAD, Stage.MQL),
-            (Stage.MQL, Stage.SQL),
-            (Stage.SQL, Stage.OPPORTUNITY),
-            (Stage.OPPORTUNITY, Stage.WON),
-            (Stage.LEAD, Stage.WON),
-            (self.qualified_stage, Stage.WON),
-        ]
-        return tuple(dict.fromkeys(pairs))
+        pairs = [(Stage(start), Stage(end)) for start, end in catalog.MAIN_PAIRS]
+        return tuple(dict.fromkeys([*pairs, (self.qualified_stage, Stage.WON)]))

@@ -176,4 +176,14 @@ def configuration_families(
         Family(catalog.TARGET_RESPONSE_MAX, "MQL response-time SLA.", tuple(response)),
         Family(catalog.PERIOD_PROGRESS, "Share of the period elapsed at as-of.", tuple(progress)),
         Family(catalog.FUNNEL_STAGE_INFO, "Funnel stage roles (1 = has the role).", tuple(info)),
+        Family(
+            catalog.EVIDENCE_Z,
+            "z score of the configured interval level (evidence.level) for business alerts.",
+            (Sample((), funnel.evidence.z),),
+        ),
+        Family(
+            catalog.EVIDENCE_MIN_COUNT,
+            "Fewest trials (e.g. qualified leads) a business alert concludes from.",
+            (Sample((), float(funnel.evidence.min_count)),),
+        ),
     ]
