@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install system-deps lint format dashboards bench clean
+.PHONY: demo test install system-deps lint format generate dashboards bench clean
 
 demo: install  ## local broker, two workers, live synthetic events, Prometheus and Alertmanager if present
 	$(BIN)/leadflow demo
@@ -30,6 +30,9 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+generate: install  ## rewrite every generated file: recording rules (from the catalogue) and dashboards
+	$(BIN)/python -m dashboards.generate
 
 dashboards: install  ## regenerate the Grafana dashboards JSON from code
 	$(BIN)/leadflow dashboards build

@@ -45,4 +45,7 @@ def wilson(successes: float, trials: float, z: float) -> tuple[float, float]:
     scale = 1 + z2 / trials
     centre = (p + z2 / (2 * trials)) / scale
     half = z / scale * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials))
-    return max(centre - half, 0.0), min(centre + half, 1.0)
+    # Exact at the edges, where the arithmetic leaves rounding noise of ~1e-17.
+    low = 0.0 if p == 0 else max(centre - half, 0.0)
+    high = 1.0 if p == 1 else min(centre + half, 1.0)
+    return low, high
