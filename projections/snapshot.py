@@ -179,7 +179,7 @@ def configuration_families(
         Family(
             catalog.EVIDENCE_Z,
             "z score of the configured interval level (evidence.level) for business alerts.",
-            (Sample((), funnel.evidence.z),),
+            (Sample((("level", f"{funnel.evidence.level:g}"),), funnel.evidence.z),),
         ),
         Family(
             catalog.EVIDENCE_MIN_COUNT,

@@ -156,7 +156,7 @@ def test_unit_tests_cover_every_alert_firing_and_silent() -> None:
 
 
 def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
 
 
 # ------------------------------------------------------------- the real Prometheus run
