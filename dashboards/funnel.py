@@ -23,6 +23,7 @@ STAGES = ("lead", "mql", "sql", "opportunity", "won", "lost", "rejected")
 PAIRS = (("lead", "mql"), ("mql", "sql"), ("sql", "opportunity"), ("opportunity", "won"))
 # Pace below 90 % of the goal's needs shows red, from 100 % green.
 PACE_COLOURS = ((None, "red"), (0.9, "orange"), (1.0, "green"))
+_RATIO_INTERVAL = next(i for i in catalog.INTERVALS if i.ratio == catalog.QUALIFIED_TO_WON)
 
 
 def build() -> JSON:
@@ -36,7 +37,7 @@ def build() -> JSON:
         stat("Won deals", Query(q.entries("won"))),
         stat(
             "Qualified-to-won ratio",
-            Query(q.ratio(q.qualified(), q.entries("won"))),
+            Query(q.derived(catalog.QUALIFIED_TO_WON)),
             decimals=2,
             description="Qualified leads per won deal in the period. Target band: see below.",
         ),
@@ -51,17 +52,15 @@ def build() -> JSON:
         ),
         stat(
             "Win rate",
-            Query(q.ratio(q.entries("won"), q.total(q.ENTRIES, 'stage=~"won|lost"'))),
+            Query(q.derived(catalog.WIN_RATE)),
             unit="percentunit",
             description="Won / (won + lost) in the period.",
         ),
-        stat(
-            "Lead to close", Query(q.ratio(q.entries("won"), q.entries("lead"))), unit="percentunit"
-        ),
+        stat("Lead to close", Query(q.derived(catalog.LEAD_TO_CLOSE)), unit="percentunit"),
         stat("Won amount", Query(q.total("period_source:leadflow_won_amount:sum"))),
         stat(
             "MQL to SQL",
-            Query(q.ratio(q.entries("sql"), q.entries("mql"))),
+            Query(q.derived(catalog.MQL_TO_SQL)),
             unit="percentunit",
         ),
         row("Funnel"),
@@ -73,7 +72,7 @@ def build() -> JSON:
         bargauge(
             "Stage conversion, period basis",
             *(
-                Query(q.ratio(q.entries(end), q.entries(start)), f"{start} → {end}")
+                Query(q.derived(catalog.conversion(start, end, "period")), f"{start} → {end}")
                 for start, end in (*PAIRS, ("lead", "won"))
             ),
             unit="percentunit",
@@ -92,10 +91,7 @@ def build() -> JSON:
         bargauge(
             "MQL to SQL by score tier",
             Query(
-                q.ratio(
-                    q.total("period_source:leadflow_tier_sqls:sum", by="tier"),
-                    q.total("period_source:leadflow_tier_mqls:sum", by="tier"),
-                ),
+                q.derived(catalog.TIER_MQL_TO_SQL),
                 "{{tier}}",
             ),
             unit="percentunit",
@@ -107,15 +103,19 @@ def build() -> JSON:
         timeseries(
             "Qualified-to-won ratio vs target band",
             Query(
-                q.ratio(q.qualified(by="period_start"), q.entries("won", by="period_start")),
+                q.derived(catalog.QUALIFIED_TO_WON, by="period_start"),
                 "ratio {{period_start}}",
             ),
+            Query(q.interval(_RATIO_INTERVAL, "lower", by="period_start"), "interval low"),
+            Query(q.interval(_RATIO_INTERVAL, "upper", by="period_start"), "interval high"),
             Query(q.ratio_target("upper"), "band upper"),
             Query(q.ratio_target("lower"), "band lower"),
             Query(q.ratio_target("target"), "target"),
             overrides=band_overrides("band upper", "band lower", "target"),
             decimals=2,
-            description="Above the band: qualified leads pile up faster than sales closes "
+            description="Interval: the range the true ratio lies in at the configured evidence "
+            "level (80 % by default); alerts fire only when all of it is off target. "
+            "Above the band: qualified leads pile up faster than sales closes "
             "(capacity, cycle length, competition, offer fit). Below: the pipeline is not "
             "being refilled. Band: company-wide targets.",
         ),
@@ -132,7 +132,7 @@ def build() -> JSON:
         timeseries(
             "MQL to SQL vs minimum",
             Query(
-                q.ratio(q.entries("sql", by="period_start"), q.entries("mql", by="period_start")),
+                q.derived(catalog.MQL_TO_SQL, by="period_start"),
                 "MQL to SQL {{period_start}}",
             ),
             Query(q.company_target(catalog.TARGET_MQL_TO_SQL_MIN), "minimum"),

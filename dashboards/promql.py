@@ -8,7 +8,9 @@ all) gives true ratios, never averages of ratios. Targets come from the
 
 from __future__ import annotations
 
+from dashboards import recording
 from projections import catalog
+from projections.catalog import Interval, Ratio, Select
 
 # The selected sources, period kind and window (template variables).
 SELECTED = 'source=~"$source", period="$period", window="$window"'
@@ -37,6 +39,35 @@ def qualified(*, by: str = "") -> str:
 
 def ratio(numerator: str, denominator: str) -> str:
     return f"{numerator}\n/\n{denominator}"
+
+
+def derived(ratio: Ratio, *, by: str = "") -> str:
+    """A catalogue ratio over the selected sources: its recording rule's formula, applied
+    to the selection's sums (so win rate, MQL to SQL, … are defined once)."""
+    return recording.ratio_expr(ratio, _selected(ratio.kept, by))
+
+
+def interval(chosen: Interval, bound: str, *, by: str = "") -> str:
+    """The Wilson interval (`bound` lower or upper) of a catalogue ratio over the
+    selected sources, at the workers' configured evidence level."""
+    render = _selected(chosen.ratio.kept, by)
+    ratio = f"({derived(chosen.ratio, by=by)})"
+    p = f"clamp_max(1 / {ratio}, 1)" if chosen.inverse else f"clamp_max({ratio}, 1)"
+    n = f"({recording.trials_expr(chosen, render)})"
+    low = recording.wilson_bound(p, n, recording.EVIDENCE_Z, "-")
+    high = recording.wilson_bound(p, n, recording.EVIDENCE_Z, "+")
+    if chosen.inverse:
+        low, high = f"1 / ({high})", f"1 / ({low})"
+    return low if bound == "lower" else high
+
+
+def _selected(kept: tuple[str, ...], by: str) -> recording.Render:
+    labels = ", ".join(dict.fromkeys(label for label in (*kept, *by.split(", ")) if label))
+
+    def render(chosen: Select) -> str:
+        return f"sum by ({labels}) ({recording.selection(catalog.LEVEL_SOURCE, chosen, SELECTED)})"
+
+    return render
 
 
 def company_target(metric: str, matchers: str = "") -> str:

@@ -39,7 +39,10 @@ COLUMNS = {
     "Value #G": "MQL → SQL",
     "Value #H": "Win rate",
     "Value #I": "Pace",
+    "Value #J": "Ratio interval low",
+    "Value #K": "Ratio interval high",
 }
+_RATIO_INTERVAL = next(i for i in catalog.INTERVALS if i.ratio == catalog.QUALIFIED_TO_WON)
 
 
 def build() -> JSON:
@@ -55,10 +58,14 @@ def build() -> JSON:
             Query(_recorded(catalog.DERIVED_CONVERSION, _MQL_TO_SQL), table=True),
             Query(_recorded(catalog.DERIVED_WIN_RATE), table=True),
             Query(_recorded(catalog.DERIVED_PACE), table=True),
+            Query(_recorded(_RATIO_INTERVAL.lower), table=True),
+            Query(_recorded(_RATIO_INTERVAL.upper), table=True),
             columns=COLUMNS,
             width=24,
             description="Each source against its own targets (a source without overrides "
-            "inherits the company's). Pace uses the source's closed-deal goal.",
+            "inherits the company's). Pace uses the source's closed-deal goal. The ratio "
+            "interval is the evidence alerts use: a source alerts only when all of it lies "
+            "beyond the target (and it has enough qualified leads).",
         ),
         row("Qualified-leads-to-sales ratio"),
         bargauge(

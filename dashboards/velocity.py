@@ -17,12 +17,9 @@ from dashboards.builder import (
 )
 from projections import catalog
 
-_DWELL = "period_source:leadflow_stage_dwell_seconds:sum"
-_EXITS = "period_source:leadflow_stage_exits:sum"
-
 
 def _avg_dwell(by: str = "stage") -> str:
-    return q.ratio(q.total(_DWELL, by=by), q.total(_EXITS, by=by))
+    return q.derived(catalog.DWELL_AVG, by=by)
 
 
 def _point_in_time(metric: str, by: str) -> str:
@@ -30,10 +27,7 @@ def _point_in_time(metric: str, by: str) -> str:
 
 
 def build() -> JSON:
-    response = q.ratio(
-        q.total("period_source:leadflow_response_seconds:sum", by="period_start"),
-        q.total("period_source:leadflow_responses:sum", by="period_start"),
-    )
+    response = q.derived(catalog.RESPONSE_AVG, by="period_start")
     panels = [
         row("Time in stage"),
         bargauge(

@@ -265,19 +265,25 @@ def conversion(start: str, end: str, basis: str) -> Ratio:
 QUALIFIED_TO_WON = Ratio(DERIVED_QUALIFIED_TO_WON, QUALIFIED_ENTRIES, (entries("won"),))
 MQL_TO_SQL = conversion("mql", "sql", "period")
 WIN_RATE = Ratio(DERIVED_WIN_RATE, entries("won"), (entries("won"), entries("lost")))
+LEAD_TO_CLOSE = Ratio(
+    DERIVED_LEAD_TO_CLOSE, entries("won"), (entries("lead"),), (("basis", "period"),)
+)
+# Average time in a stage of the leads that left it in the period.
+DWELL_AVG = Ratio(DERIVED_DWELL, Select(STAGE_DWELL), (Select(STAGE_EXITS),))
+# Average time from MQL entry to the first sales contact.
+RESPONSE_AVG = Ratio(DERIVED_RESPONSE, Select(RESPONSE_SECONDS), (Select(RESPONSES),))
+# Cohort MQL -> SQL of the MQLs of each score tier.
+TIER_MQL_TO_SQL = Ratio(DERIVED_TIER, Select(TIER_SQLS), (Select(TIER_MQLS),))
 
 RATIOS: tuple[Ratio, ...] = (
     *(conversion(start, end, basis) for basis in ("period", "cohort") for start, end in MAIN_PAIRS),
     QUALIFIED_TO_WON,
-    Ratio(DERIVED_LEAD_TO_CLOSE, entries("won"), (entries("lead"),), (("basis", "period"),)),
+    LEAD_TO_CLOSE,
     Ratio(DERIVED_LEAD_TO_CLOSE, cohort("lead", "won"), (entries("lead"),), (("basis", "cohort"),)),
     WIN_RATE,
-    # Average time in a stage of the leads that left it in the period.
-    Ratio(DERIVED_DWELL, Select(STAGE_DWELL), (Select(STAGE_EXITS),)),
-    # Average time from MQL entry to the first sales contact.
-    Ratio(DERIVED_RESPONSE, Select(RESPONSE_SECONDS), (Select(RESPONSES),)),
-    # Cohort MQL -> SQL of the MQLs of each score tier.
-    Ratio(DERIVED_TIER, Select(TIER_SQLS), (Select(TIER_MQLS),)),
+    DWELL_AVG,
+    RESPONSE_AVG,
+    TIER_MQL_TO_SQL,
 )
 
 INTERVALS: tuple[Interval, ...] = (
