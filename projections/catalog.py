@@ -284,6 +284,8 @@ RATIOS: tuple[Ratio, ...] = (
     DWELL_AVG,
     RESPONSE_AVG,
     TIER_MQL_TO_SQL,
+    # Share of the period's MQL entries that sales rejected in the same period.
+    Ratio("leadflow_mql_rejection:ratio", entries("rejected"), (entries("mql"),)),
 )
 
 INTERVALS: tuple[Interval, ...] = (

@@ -669,6 +669,13 @@ def test_the_win_rate_is_won_over_won_plus_lost():
     assert value(series, WIN_RATE, **JANUARY) == 0.75
 
 
+def test_the_mql_rejection_rate_is_rejected_entries_over_mql_entries():
+    lines = [event("lead.mql", f"mql-{i}", "2026-01-20T09:00:00Z") for i in range(4)]
+    lines += [event("lead.rejected", "mql-0", "2026-01-21T09:00:00Z", reason="no_budget")]
+    series = replay(lines)
+    assert value(series, "period:leadflow_mql_rejection:ratio", **JANUARY) == 0.25
+
+
 def test_the_average_dwell_is_total_dwell_over_exits():
     series = replay(
         [
