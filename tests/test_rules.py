@@ -115,6 +115,30 @@ def test_every_alert_has_the_required_labels_and_annotations() -> None:
         assert url.split("#", 1)[1] in anchors, (name, url)
 
 
+def test_every_alert_on_an_interval_ratio_needs_its_evidence() -> None:
+    """An alert comparing a ratio that has a Wilson interval with its target must also
+    test the interval and the minimum count, or small samples page again."""
+    guarded = {
+        catalog.derived_name(level, interval.ratio.name): interval
+        for interval in catalog.INTERVALS
+        for level in catalog.LEVELS
+    }
+    alerts = [rule for group in _rule_groups(ALERTS) for rule in group["rules"]]
+    checked = 0
+    for rule in alerts:
+        expr = rule["expr"]
+        for name, interval in guarded.items():
+            matchers = ", ".join(f'{k}="{v}"' for k, v in interval.ratio.labels)
+            if f"{name}{{{matchers}" in expr or (not matchers and f"{name}{{window" in expr):
+                level = name.split(":", 1)[0]
+                assert catalog.derived_name(level, interval.trials_name) in expr, rule["alert"]
+                assert catalog.EVIDENCE_MIN_COUNT in expr, rule["alert"]
+                bounds = (interval.lower, interval.upper)
+                assert any(catalog.derived_name(level, b) in expr for b in bounds), rule["alert"]
+                checked += 1
+    assert checked == 10  # four band alerts and the MQL -> SQL one, at both levels
+
+
 def _anchor(heading: str) -> str:
     # GitHub's heading anchors: lower case, spaces to dashes, punctuation dropped.
     text = heading.lstrip("#").strip().lower()
