@@ -1,0 +1,230 @@
+"""Per-lead milestone breaches: which leads are overdue at an instant, and why.
+
+A breach is a pure function of a lead's state, the funnel's milestone targets and
+an instant `at`. Only what had happened by `at` counts (an entry, contact or exit
+stamped later has not happened yet), so a worker asking about now and `replay
+--as-of T` asking about T agree for the same events, whatever order those arrived in.
+
+Two rules (limits in `targets.response_max_by_tier` and `targets.pipeline_stage_max`,
+per source like every target):
+
+- `response`: the lead entered mql, its score tier at that entry has a response
+  limit, and by `at` it has been neither contacted nor moved on (sql, opportunity,
+  rejected, won, lost) although the limit has passed. Any contact counts, even one
+  stamped before the MQL entry: sales already knows the lead, so nobody is paged.
+- `pipeline_stage`: the lead is an open opportunity whose latest pipeline sub-stage
+  (entered by `at`) has a limit, and it has sat there past it. The state keeps only
+  the latest sub-stage, so an instant before that change names no sub-stage and
+  gives no breach rather than a guessed one.
+
+Limits run on the wall clock (no business hours). The identity of a breach is its
+label set (`alert_labels`): stable while the breach lasts, the same on any worker.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+
+from events import from_micros
+from projections import catalog
+from projections.contribution import UNKNOWN_SOURCE
+from projections.funnel import Funnel
+from projections.lead import (
+    CONTACTED,
+    LOST,
+    MQL,
+    OPPORTUNITY,
+    REJECTED,
+    SQL,
+    WON,
+    LeadState,
+)
+from projections.snapshot import Family, Sample
+
+_MICROS = 1_000_000
+_EXITS = (REJECTED, WON, LOST)
+_ANSWERED = (CONTACTED, SQL, OPPORTUNITY, REJECTED, WON, LOST)
+MQL_STAGE = "mql"
+TEAM = "sales"
+SEVERITY = "warning"
+
+
+class Rule(StrEnum):
+    RESPONSE = "response"
+    PIPELINE_STAGE = "pipeline_stage"
+
+
+ALERT_NAMES: dict[Rule, str] = {
+    Rule.RESPONSE: "LeadflowLeadResponseOverdue",
+    Rule.PIPELINE_STAGE: "LeadflowDealStuckInStage",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    rule: Rule
+    lead_id: str
+    source: str  # the lead's source label (bounded, as on the metrics)
+    tier: str  # score tier when the clock started
+    stage: str  # "mql", or the pipeline sub-stage
+    since: int  # when the clock started (MQL entry, sub-stage entry), µs since the epoch
+    sla: int  # the limit, µs
+    campaign: str | None
+
+    @property
+    def deadline(self) -> int:
+        return self.since + self.sla
+
+    def waited(self, at: int) -> int:
+        return at - self.since
+
+
+class Milestones:
+    """The milestone rules of one funnel, with per-source limits looked up once."""
+
+    def __init__(self, funnel: Funnel) -> None:
+        self.funnel = funnel
+        # Bounded: a producer bug can send any number of distinct sources.
+        self._source_label = lru_cache(maxsize=4096)(funnel.source_label)
+        self._targets = lru_cache(maxsize=4096)(funnel.targets_for)
+
+    def breaches(self, lead_id: str, state: LeadState, at: int) -> list[Breach]:
+        """The breaches of one lead open at `at` (µs since the epoch)."""
+        times = state.times
+        mql, opportunity = times[MQL], times[OPPORTUNITY]
+        if (mql > at and opportunity > at) or min(times[slot] for slot in _EXITS) <= at:
+            return []  # the common case, cheaply: nothing to watch, or closed
+        source = UNKNOWN_SOURCE if state.source is None else self._source_label(state.source)
+        targets = self._targets(source)
+        found: list[Breach] = []
+        if mql <= at and min(times[slot] for slot in _ANSWERED) > at:
+            tier = self.funnel.tier_of(state.score_at(mql))
+            limit = targets.response_max_by_tier.get(tier)
+            if limit is not None:
+                sla = _micros(limit.total_seconds())
+                if at >= mql + sla:
+                    found.append(
+                        Breach(
+                            Rule.RESPONSE,
+                            lead_id,
+                            source,
+                            tier,
+                            MQL_STAGE,
+                            mql,
+                            sla,
+                            state.campaign,
+                        )
+                    )
+        pipeline = state.pipeline
+        if opportunity <= at and pipeline is not None and pipeline[0] <= at:
+            changed, stage = pipeline
+            limit = targets.pipeline_stage_max.get(stage)
+            if limit is not None:
+                since = max(changed, opportunity)
+                sla = _micros(limit.total_seconds())
+                if at >= since + sla:
+                    tier = self.funnel.tier_of(state.score_at(since))
+                    found.append(
+                        Breach(
+                            Rule.PIPELINE_STAGE,
+                            lead_id,
+                            source,
+                            tier,
+                            stage,
+                            since,
+                            sla,
+                            state.campaign,
+                        )
+                    )
+        return found
+
+    def all_breaches(self, leads: Iterable[tuple[str, LeadState]], at: int) -> list[Breach]:
+        found: list[Breach] = []
+        for lead_id, state in leads:
+            found.extend(self.breaches(lead_id, state, at))
+        return found
+
+
+def _micros(seconds: float) -> int:
+    return round(seconds * _MICROS)
+
+
+def alert_labels(breach: Breach) -> dict[str, str]:
+    """The breach's identity in Alertmanager: the same breach, the same labels."""
+    return {
+        "alertname": ALERT_NAMES[breach.rule],
+        "rule": str(breach.rule),
+        "lead_id": breach.lead_id,
+        "source": breach.source,
+        "tier": breach.tier,
+        "stage": breach.stage,
+        "team": TEAM,
+        "severity": SEVERITY,
+    }
+
+
+def alert_annotations(breach: Breach, at: int) -> dict[str, str]:
+    """What a person reads: when the clock started, how long it has run, the limit."""
+    since = rfc3339(breach.since)
+    waited, sla = readable(breach.waited(at)), readable(breach.sla)
+    campaign = breach.campaign or ""
+    if breach.rule is Rule.RESPONSE:
+        summary = (
+            f"Lead {breach.lead_id} ({breach.tier}, {breach.source}) has waited {waited} "
+            f"for a first contact since its MQL at {since}; the SLA is {sla}"
+        )
+    else:
+        summary = (
+            f"Deal {breach.lead_id} ({breach.tier}, {breach.source}) has been in "
+            f"{breach.stage} for {waited} since {since}; the limit is {sla}"
+        )
+    return {
+        "summary": summary + (f" (campaign {campaign})" if campaign else ""),
+        "since": since,
+        "waited": waited,
+        "waited_seconds": str(breach.waited(at) // _MICROS),
+        "sla": sla,
+        "sla_seconds": str(breach.sla // _MICROS),
+        "campaign": campaign,
+    }
+
+
+def rfc3339(ts: int) -> str:
+    return from_micros(ts).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def readable(micros: int) -> str:
+    """A duration as people say it: '3d 4h', '1h 05m', '42s'."""
+    seconds = max(0, micros // _MICROS)
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {seconds:02d}s"
+    return f"{seconds}s"
+
+
+BreachKey = tuple[str, str, str, str]  # (source, tier, stage, rule)
+
+
+def breach_counts(breaches: Iterable[Breach]) -> Counter[BreachKey]:
+    return Counter((b.source, b.tier, b.stage, str(b.rule)) for b in breaches)
+
+
+def breach_family(counts: Counter[BreachKey]) -> Family:
+    """Open breaches without lead labels: additive across workers, like open leads."""
+    metric = catalog.MILESTONE_BREACHES
+    samples = tuple(
+        Sample(tuple(zip(metric.labels, key, strict=True)), float(count))
+        for key, count in sorted(counts.items())
+        if count
+    )
+    return Family(metric.name, metric.help, samples)
