@@ -24,10 +24,11 @@ label set (`alert_labels`): stable while the breach lasts, the same on any worke
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 
 from events import from_micros
 from projections import catalog
@@ -153,10 +154,15 @@ def _micros(seconds: float) -> int:
     return round(seconds * _MICROS)
 
 
-def alert_labels(breach: Breach) -> dict[str, str]:
-    """The breach's identity in Alertmanager: the same breach, the same labels."""
+def alert_labels(breach: Breach, app: str) -> dict[str, str]:
+    """The breach's identity in Alertmanager: the same breach, the same labels.
+
+    `app` is the deployment's app id (LEADFLOW_APP_ID): two deployments sharing an
+    Alertmanager never take over each other's alerts.
+    """
     return {
         "alertname": ALERT_NAMES[breach.rule],
+        "app": app,
         "rule": str(breach.rule),
         "lead_id": breach.lead_id,
         "source": breach.source,
@@ -228,3 +234,19 @@ def breach_family(counts: Counter[BreachKey]) -> Family:
         if count
     )
     return Family(metric.name, metric.help, samples)
+
+
+def breach_report(
+    leads: Mapping[str, LeadState], funnel: Funnel, at: int, app: str
+) -> list[dict[str, Any]]:
+    """Every breach open at `at`, as the worker posts it (without `endsAt`), by lead."""
+    rules = Milestones(funnel)
+    found = rules.all_breaches(sorted(leads.items()), at)
+    return [
+        {
+            "labels": alert_labels(breach, app),
+            "annotations": alert_annotations(breach, at),
+            "startsAt": rfc3339(breach.deadline),
+        }
+        for breach in found
+    ]

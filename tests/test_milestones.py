@@ -147,8 +147,9 @@ def test_an_instant_before_the_latest_stage_change_names_no_stage() -> None:
 
 def test_labels_name_the_lead_and_annotations_the_wait() -> None:
     (breach,) = breaches_at("2026-03-02T10:05:00Z", CREATED_HOT, MQL)
-    assert alert_labels(breach) == {
+    assert alert_labels(breach, "leadflow") == {
         "alertname": "LeadflowLeadResponseOverdue",
+        "app": "leadflow",
         "rule": "response",
         "lead_id": "L1",
         "source": "webinar",

@@ -1,0 +1,390 @@
+"""The worker's milestone poster: per-lead breaches to Alertmanager, from its own state.
+
+Every `LEADFLOW_MILESTONE_INTERVAL` the worker computes the breaches open now
+(`projections.milestones`) over the lead partitions it owns, and only while it can
+vouch for that ownership (restored, and its heartbeat lease valid: a woken stale
+owner posts nothing). It then POSTs to Alertmanager's `/api/v2/alerts`:
+
+- a breach already posted: again, with `endsAt` one TTL ahead, which keeps it
+  open. The labels are the breach's identity and `startsAt` is its deadline, so
+  whichever worker posts it, Alertmanager holds one alert;
+- a breach posted before and open no longer (contacted, moved on): once more with
+  `endsAt` = now, which resolves it;
+- a new breach: if the per-worker token bucket has a token. Breaches it refuses
+  are counted, and one summary alert per worker (`LeadflowMilestoneBreachesSuppressed`)
+  says how many; they are posted as tokens come back, oldest deadline first.
+
+A worker gaining a partition first asks Alertmanager which milestone alerts of its
+app are open for that partition's leads and takes them over, so a breach that
+cleared while the partition changed hands is resolved, not left to expire, and an
+open one costs no token. If Alertmanager cannot be asked, the alerts simply expire
+at their `endsAt` unless re-posted.
+
+Open breaches are also counted without lead labels for `/metrics`
+(`leadflow_milestone_breaches`), whether or not an Alertmanager is configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import time
+import urllib.parse
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Annotated, Any
+
+import aiohttp
+from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import Counter as PromCounter
+from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from events import now_micros
+from events.vocabulary import Duration
+from leadflow.settings import SettingsError, describe_settings_error
+from projections.milestones import (
+    ALERT_NAMES,
+    Breach,
+    BreachKey,
+    Milestones,
+    alert_annotations,
+    alert_labels,
+    breach_counts,
+    breach_family,
+    rfc3339,
+)
+from projections.snapshot import Family
+from streams.partitioning import lead_partition
+
+log = logging.getLogger("leadflow.milestones")
+
+SUMMARY_ALERT = "LeadflowMilestoneBreachesSuppressed"
+_SCAN_SLICE = 20_000  # leads between yields to the event loop: folding must not stall
+_POST_CHUNK = 1_000  # alerts per POST
+
+
+def _http_url(url: str) -> str:
+    if not url.startswith(("http://", "https://")) or " " in url:
+        raise ValueError("need an http:// or https:// URL")
+    return url.rstrip("/")
+
+
+class MilestoneSettings(BaseSettings):
+    """LEADFLOW_ALERTMANAGER_URL and LEADFLOW_MILESTONE_*: where and how fast to post."""
+
+    model_config = SettingsConfigDict(env_prefix="LEADFLOW_", extra="ignore", frozen=True)
+
+    # Unset: breaches are only counted on /metrics, nothing is posted.
+    alertmanager_url: Annotated[str, AfterValidator(_http_url)] | None = None
+    milestone_interval: Duration = Field(default=timedelta(seconds=30))
+    # How far ahead each post sets endsAt. Long enough to survive a restart or a
+    # rebalance without the alert lapsing; a breach that cleared while nobody owned
+    # its lead (and Alertmanager could not be asked) lingers at most this long.
+    milestone_alert_ttl: Duration = Field(default=timedelta(minutes=5))
+    # Token bucket per worker: new alerts a minute, and how many may go at once.
+    milestone_alerts_per_minute: Annotated[float, Field(gt=0)] = 60.0
+    milestone_alert_burst: Annotated[int, Field(ge=1)] = 200
+    milestone_post_timeout: Duration = Field(default=timedelta(seconds=10))
+
+    @model_validator(mode="after")
+    def _ttl_outlives_interval(self) -> MilestoneSettings:
+        if self.milestone_interval <= timedelta(0):
+            raise ValueError("LEADFLOW_MILESTONE_INTERVAL must be longer than zero")
+        if self.milestone_alert_ttl < 3 * self.milestone_interval:
+            raise ValueError(
+                "LEADFLOW_MILESTONE_ALERT_TTL must be at least three "
+                "LEADFLOW_MILESTONE_INTERVALs, or open alerts lapse between posts"
+            )
+        return self
+
+
+def load_milestone_settings() -> MilestoneSettings:
+    try:
+        return MilestoneSettings()
+    except ValidationError as error:
+        raise SettingsError(describe_settings_error(error)) from None
+
+
+class TokenBucket:
+    """`rate` tokens a second up to `burst`; starts full."""
+
+    def __init__(
+        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate, self.burst, self._clock = rate, burst, clock
+        self._tokens = float(burst)
+        self._at = clock()
+
+    def take(self, wanted: int) -> int:
+        """Take up to `wanted` whole tokens; how many were granted."""
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        granted = min(wanted, int(self._tokens))
+        self._tokens -= granted
+        return granted
+
+    def give_back(self, tokens: int) -> None:
+        self._tokens = min(self.burst, self._tokens + tokens)
+
+
+AlertKey = tuple[tuple[str, str], ...]  # sorted label pairs: an alert's identity
+
+
+@dataclass
+class Posted:
+    partition: int
+    alert: dict[str, Any]  # labels, annotations, startsAt as last posted
+
+
+@dataclass
+class ScanResult:
+    at: int
+    breaches: dict[AlertKey, tuple[int, Breach]]
+    counts: Counter[BreachKey]
+
+
+@dataclass
+class MilestonePoster:
+    """One per worker. `owned()` gives the owned lead partitions' leads, or None when
+    the worker cannot vouch for its ownership right now."""
+
+    settings: MilestoneSettings
+    rules: Milestones
+    app_id: str
+    partitions: int
+    owned: Callable[[], dict[int, dict[str, Any]] | None]
+    registry: CollectorRegistry
+    instance: str = field(default_factory=socket.gethostname)
+    clock: Callable[[], int] = now_micros
+    posted: dict[AlertKey, Posted] = field(default_factory=dict)
+    adopted: set[int] = field(default_factory=set)  # partitions taken over from Alertmanager
+    counts: Counter[BreachKey] = field(default_factory=Counter)
+    suppressed: int = 0
+    summary_open: bool = False
+
+    def __post_init__(self) -> None:
+        per_second = self.settings.milestone_alerts_per_minute / 60
+        self.bucket = TokenBucket(per_second, self.settings.milestone_alert_burst)
+        self.sent = PromCounter(
+            "leadflow_milestone_alerts_posted",
+            "Milestone alerts posted to Alertmanager, by what the post did.",
+            ("action",),
+            registry=self.registry,
+        )
+        self.suppressed_gauge = Gauge(
+            "leadflow_milestone_breaches_suppressed",
+            "Open breaches this worker has not posted: over its alert rate limit.",
+            registry=self.registry,
+        )
+        self.errors = PromCounter(
+            "leadflow_milestone_post_errors",
+            "Failed requests to Alertmanager (posted again at the next scan).",
+            registry=self.registry,
+        )
+
+    def family(self) -> Family:
+        return breach_family(self.counts)
+
+    # ------------------------------------------------------------------ scanning
+
+    async def scan(self) -> ScanResult | None:
+        """The breaches open now on the owned partitions; None if ownership is in doubt."""
+        owned = self.owned()
+        if owned is None:
+            return None
+        at = self.clock()
+        found: dict[AlertKey, tuple[int, Breach]] = {}
+        breaches = self.rules.breaches
+        seen = 0
+        for partition, leads in owned.items():
+            for lead_id, state in list(leads.items()):
+                for breach in breaches(lead_id, state, at):
+                    found[self.key(breach)] = (partition, breach)
+                seen += 1
+                if seen % _SCAN_SLICE == 0:
+                    await asyncio.sleep(0)
+        counts = breach_counts(breach for _, breach in found.values())
+        return ScanResult(at, found, counts)
+
+    def key(self, breach: Breach) -> AlertKey:
+        return tuple(sorted(self.labels(breach).items()))
+
+    def labels(self, breach: Breach) -> dict[str, str]:
+        return alert_labels(breach, self.app_id)
+
+    # ------------------------------------------------------------------ one round
+
+    async def round(self, http: aiohttp.ClientSession | None) -> None:
+        """Scan, then bring Alertmanager in line with what is open now."""
+        result = await self.scan()
+        if result is None:
+            self.counts = Counter()
+            return
+        self.counts = result.counts
+        owned = self.owned()
+        if owned is None:
+            return
+        mine = set(owned)
+        # Partitions that moved away: their alerts are the new owner's now.
+        self.posted = {k: p for k, p in self.posted.items() if p.partition in mine}
+        self.adopted &= mine
+        if http is None:
+            self.suppressed = 0
+            return
+        if mine - self.adopted:
+            await self._adopt(http, mine - self.adopted)
+        await self._post_round(http, result, mine)
+
+    async def _post_round(
+        self, http: aiohttp.ClientSession, result: ScanResult, mine: set[int]
+    ) -> None:
+        at, ttl = result.at, _micros(self.settings.milestone_alert_ttl)
+        open_until = rfc3339(at + ttl)
+        now = rfc3339(at)
+        outgoing: list[
+            tuple[AlertKey, int, dict[str, Any], str]
+        ] = []  # key, partition, alert, action
+        for key, held in self.posted.items():
+            if key not in result.breaches:
+                resolved = {**held.alert, "endsAt": now}
+                outgoing.append((key, held.partition, resolved, "resolved"))
+        fresh: list[tuple[AlertKey, int, Breach]] = []
+        for key, (partition, breach) in result.breaches.items():
+            if key in self.posted:
+                alert = self._alert(breach, at, open_until)
+                outgoing.append((key, partition, alert, "kept"))
+            else:
+                fresh.append((key, partition, breach))
+        fresh.sort(key=lambda item: (item[2].deadline, item[0]))
+        granted = self.bucket.take(len(fresh))
+        for key, partition, breach in fresh[:granted]:
+            outgoing.append((key, partition, self._alert(breach, at, open_until), "opened"))
+        suppressed = len(fresh) - granted
+        summary = self._summary(suppressed, at, open_until)
+        if not await self._send(http, [alert for _, _, alert, _ in outgoing] + summary):
+            self.bucket.give_back(granted)  # posted again, as new, next round
+            return
+        for key, partition, alert, action in outgoing:
+            self.sent.labels(action).inc()
+            if action == "resolved":
+                self.posted.pop(key, None)
+            else:
+                self.posted[key] = Posted(partition, alert)
+        self.suppressed = suppressed
+        self.suppressed_gauge.set(suppressed)
+        self.summary_open = suppressed > 0
+        if suppressed:
+            log.warning(
+                "%d milestone breach(es) over the alert rate limit (%s a minute, burst %d); "
+                "posted as the limit allows",
+                suppressed,
+                self.settings.milestone_alerts_per_minute,
+                self.settings.milestone_alert_burst,
+            )
+
+    def _alert(self, breach: Breach, at: int, ends: str) -> dict[str, Any]:
+        return {
+            "labels": self.labels(breach),
+            "annotations": alert_annotations(breach, at),
+            "startsAt": rfc3339(breach.deadline),
+            "endsAt": ends,
+        }
+
+    def _summary(self, suppressed: int, at: int, ends: str) -> list[dict[str, Any]]:
+        if not suppressed and not self.summary_open:
+            return []
+        labels = {
+            "alertname": SUMMARY_ALERT,
+            "app": self.app_id,
+            "instance": self.instance,
+            "team": "sales",
+            "severity": "warning",
+        }
+        burst = self.settings.milestone_alert_burst
+        rate = self.settings.milestone_alerts_per_minute
+        annotations = {
+            "summary": f"{suppressed} more milestone breaches than this worker may post "
+            f"({rate:g} a minute, burst {burst}); the rest follow as the limit allows",
+            "suppressed": str(suppressed),
+        }
+        return [
+            {
+                "labels": labels,
+                "annotations": annotations,
+                "endsAt": ends if suppressed else rfc3339(at),
+            }
+        ]
+
+    # ------------------------------------------------------------------ HTTP
+
+    async def _send(self, http: aiohttp.ClientSession, alerts: list[dict[str, Any]]) -> bool:
+        if not alerts:
+            return True
+        url = f"{self.settings.alertmanager_url}/api/v2/alerts"
+        for start in range(0, len(alerts), _POST_CHUNK):
+            # Checked before every request: the lease may lapse while we post.
+            if self.owned() is None:
+                return False
+            try:
+                async with http.post(url, json=alerts[start : start + _POST_CHUNK]) as response:
+                    if response.status >= 300:
+                        body = (await response.text())[:200]
+                        raise aiohttp.ClientError(f"HTTP {response.status}: {body}")
+            except (aiohttp.ClientError, TimeoutError) as error:
+                self.errors.inc()
+                log.warning("posting milestone alerts to %s failed: %s", url, error)
+                return False
+        return True
+
+    async def _adopt(self, http: aiohttp.ClientSession, partitions: set[int]) -> None:
+        """Take over the open milestone alerts of newly owned partitions' leads."""
+        names = "|".join(ALERT_NAMES.values())
+        query = urllib.parse.urlencode(
+            [("filter", f'app="{self.app_id}"'), ("filter", f'alertname=~"{names}"')]
+        )
+        url = f"{self.settings.alertmanager_url}/api/v2/alerts?{query}"
+        try:
+            async with http.get(url) as response:
+                if response.status >= 300:
+                    raise aiohttp.ClientError(f"HTTP {response.status}")
+                alerts = json.loads(await response.text())
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            self.errors.inc()
+            log.warning("cannot list open milestone alerts at %s: %s", url, error)
+            return
+        for alert in alerts:
+            labels = alert.get("labels", {})
+            partition = lead_partition(labels.get("lead_id", ""), self.partitions)
+            if partition in partitions and alert.get("status", {}).get("state") != "resolved":
+                kept = {k: alert[k] for k in ("labels", "annotations", "startsAt") if k in alert}
+                self.posted.setdefault(tuple(sorted(labels.items())), Posted(partition, kept))
+        self.adopted |= partitions
+
+    async def run(self) -> None:
+        interval = self.settings.milestone_interval.total_seconds()
+        url = self.settings.alertmanager_url
+        timeout = aiohttp.ClientTimeout(total=self.settings.milestone_post_timeout.total_seconds())
+        http = aiohttp.ClientSession(timeout=timeout) if url else None
+        try:
+            while True:
+                started = time.monotonic()
+                try:
+                    await self.round(http)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # one bad round must not end alerting for good
+                    log.exception("milestone round failed")
+                await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+        finally:
+            if http is not None:
+                await http.close()
+
+
+def _micros(duration: timedelta) -> int:
+    return round(duration.total_seconds() * 1_000_000)
