@@ -162,6 +162,7 @@ class MilestonePoster:
     registry: CollectorRegistry
     instance: str = field(default_factory=socket.gethostname)
     clock: Callable[[], int] = now_micros
+    monotonic: Callable[[], float] = time.monotonic  # the rate limit's clock
     posted: dict[AlertKey, Posted] = field(default_factory=dict)
     adopted: set[int] = field(default_factory=set)  # partitions taken over from Alertmanager
     counts: Counter[BreachKey] = field(default_factory=Counter)
@@ -170,7 +171,7 @@ class MilestonePoster:
 
     def __post_init__(self) -> None:
         per_second = self.settings.milestone_alerts_per_minute / 60
-        self.bucket = TokenBucket(per_second, self.settings.milestone_alert_burst)
+        self.bucket = TokenBucket(per_second, self.settings.milestone_alert_burst, self.monotonic)
         self.sent = PromCounter(
             "leadflow_milestone_alerts_posted",
             "Milestone alerts posted to Alertmanager, by what the post did.",
