@@ -38,6 +38,7 @@ from projections.lead import (
     CONTACTED,
     LOST,
     MQL,
+    NEVER,
     OPPORTUNITY,
     REJECTED,
     SQL,
@@ -47,8 +48,6 @@ from projections.lead import (
 from projections.snapshot import Family, Sample
 
 _MICROS = 1_000_000
-_EXITS = (REJECTED, WON, LOST)
-_ANSWERED = (CONTACTED, SQL, OPPORTUNITY, REJECTED, WON, LOST)
 MQL_STAGE = "mql"
 TEAM = "sales"
 SEVERITY = "warning"
@@ -84,6 +83,15 @@ class Breach:
         return at - self.since
 
 
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    """One source's limits in µs; `response_min` lets most leads skip the tier lookup."""
+
+    response: dict[str, int]
+    response_min: int | None
+    pipeline: dict[str, int]
+
+
 class Milestones:
     """The milestone rules of one funnel, with per-source limits looked up once."""
 
@@ -91,42 +99,42 @@ class Milestones:
         self.funnel = funnel
         # Bounded: a producer bug can send any number of distinct sources.
         self._source_label = lru_cache(maxsize=4096)(funnel.source_label)
-        self._targets = lru_cache(maxsize=4096)(funnel.targets_for)
+        self._by_source: dict[str, _Limits] = {}
 
     def breaches(self, lead_id: str, state: LeadState, at: int) -> list[Breach]:
         """The breaches of one lead open at `at` (µs since the epoch)."""
+        # Called for every owned lead every round: the common cases leave early.
         times = state.times
         mql, opportunity = times[MQL], times[OPPORTUNITY]
-        if (mql > at and opportunity > at) or min(times[slot] for slot in _EXITS) <= at:
-            return []  # the common case, cheaply: nothing to watch, or closed
+        if mql > at and opportunity > at:
+            return []  # nothing to watch yet
+        if times[REJECTED] <= at or times[WON] <= at or times[LOST] <= at:
+            return []  # closed
         source = UNKNOWN_SOURCE if state.source is None else self._source_label(state.source)
-        targets = self._targets(source)
+        limits = self._limits(source)
         found: list[Breach] = []
-        if mql <= at and min(times[slot] for slot in _ANSWERED) > at:
+        if (
+            mql <= at
+            and limits.response_min is not None
+            and at >= mql + limits.response_min
+            and times[CONTACTED] > at
+            and times[SQL] > at
+            and opportunity > at
+        ):
             tier = self.funnel.tier_of(state.score_at(mql))
-            limit = targets.response_max_by_tier.get(tier)
-            if limit is not None:
-                sla = _micros(limit.total_seconds())
-                if at >= mql + sla:
-                    found.append(
-                        Breach(
-                            Rule.RESPONSE,
-                            lead_id,
-                            source,
-                            tier,
-                            MQL_STAGE,
-                            mql,
-                            sla,
-                            state.campaign,
-                        )
+            sla = limits.response.get(tier)
+            if sla is not None and at >= mql + sla:
+                found.append(
+                    Breach(
+                        Rule.RESPONSE, lead_id, source, tier, MQL_STAGE, mql, sla, state.campaign
                     )
+                )
         pipeline = state.pipeline
         if opportunity <= at and pipeline is not None and pipeline[0] <= at:
             changed, stage = pipeline
-            limit = targets.pipeline_stage_max.get(stage)
-            if limit is not None:
+            sla = limits.pipeline.get(stage)
+            if sla is not None:
                 since = max(changed, opportunity)
-                sla = _micros(limit.total_seconds())
                 if at >= since + sla:
                     tier = self.funnel.tier_of(state.score_at(since))
                     found.append(
@@ -142,6 +150,35 @@ class Milestones:
                         )
                     )
         return found
+
+    def _limits(self, source: str) -> _Limits:
+        limits = self._by_source.get(source)
+        if limits is None:
+            targets = self.funnel.targets_for(source)
+            response = {
+                t: _micros(d.total_seconds()) for t, d in targets.response_max_by_tier.items()
+            }
+            pipeline = {
+                s: _micros(d.total_seconds()) for s, d in targets.pipeline_stage_max.items()
+            }
+            limits = _Limits(response, min(response.values(), default=None), pipeline)
+            if len(self._by_source) < 4096:  # bounded: sources come from producers
+                self._by_source[source] = limits
+        return limits
+
+    def watching(self, state: LeadState, at: int) -> bool:
+        """Whether the lead can be in breach at `at` or later, unless new events say so.
+
+        False stays False as time passes (contacts and exits only accumulate), so a
+        worker re-asks only for leads whose state changed.
+        """
+        times = state.times
+        if times[REJECTED] <= at or times[WON] <= at or times[LOST] <= at:
+            return False
+        if times[OPPORTUNITY] != NEVER:
+            return True
+        mql = times[MQL]
+        return mql != NEVER and times[CONTACTED] > at and times[SQL] > at
 
     def all_breaches(self, leads: Iterable[tuple[str, LeadState]], at: int) -> list[Breach]:
         found: list[Breach] = []
@@ -173,8 +210,11 @@ def alert_labels(breach: Breach, app: str) -> dict[str, str]:
     }
 
 
-def alert_annotations(breach: Breach, at: int) -> dict[str, str]:
-    """What a person reads: when the clock started, how long it has run, the limit."""
+def alert_annotations(breach: Breach, at: int, runbook_base: str = "") -> dict[str, str]:
+    """What a person reads: when the clock started, how long it has run, the limit.
+
+    `runbook_base`: where docs/runbooks.md is published (LEADFLOW_RUNBOOK_BASE_URL).
+    """
     since = rfc3339(breach.since)
     waited, sla = readable(breach.waited(at)), readable(breach.sla)
     campaign = breach.campaign or ""
@@ -196,6 +236,11 @@ def alert_annotations(breach: Breach, at: int) -> dict[str, str]:
         "sla": sla,
         "sla_seconds": str(breach.sla // _MICROS),
         "campaign": campaign,
+        **(
+            {"runbook_url": f"{runbook_base}#{ALERT_NAMES[breach.rule].lower()}"}
+            if runbook_base
+            else {}
+        ),
     }
 
 
@@ -237,7 +282,7 @@ def breach_family(counts: Counter[BreachKey]) -> Family:
 
 
 def breach_report(
-    leads: Mapping[str, LeadState], funnel: Funnel, at: int, app: str
+    leads: Mapping[str, LeadState], funnel: Funnel, at: int, app: str, runbook_base: str = ""
 ) -> list[dict[str, Any]]:
     """Every breach open at `at`, as the worker posts it (without `endsAt`), by lead."""
     rules = Milestones(funnel)
@@ -245,7 +290,7 @@ def breach_report(
     return [
         {
             "labels": alert_labels(breach, app),
-            "annotations": alert_annotations(breach, at),
+            "annotations": alert_annotations(breach, at, runbook_base),
             "startsAt": rfc3339(breach.deadline),
         }
         for breach in found

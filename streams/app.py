@@ -133,6 +133,7 @@ def create_worker(
         events_copartitioned=events_partitions == settings.partitions,
         lease=Lease(session),
     )
+    worker.milestones = _milestone_poster(worker, milestone_settings or load_milestone_settings())
     worker.processor = BatchProcessor(
         topics=topics,
         vocabulary=funnel.vocabulary,
@@ -142,8 +143,8 @@ def create_worker(
         events_copartitioned=worker.events_copartitioned,
         observe_latency=worker.telemetry.ingest_latency.observe,
         source_label=funnel.source_label,
+        on_folded=worker.milestones.note_folded,
     )
-    worker.milestones = _milestone_poster(worker, milestone_settings or load_milestone_settings())
     _wire(worker)
     return worker
 
@@ -165,6 +166,7 @@ def _milestone_poster(worker: Worker, milestone_settings: MilestoneSettings) -> 
         owned=owned,
         registry=worker.telemetry.registry,
         instance=f"{socket.gethostname()}:{worker.settings.metrics_port}",
+        runbook_base=worker.settings.runbook_base_url,
     )
 
 

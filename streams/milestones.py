@@ -161,6 +161,7 @@ class MilestonePoster:
     owned: Callable[[], dict[int, dict[str, Any]] | None]
     registry: CollectorRegistry
     instance: str = field(default_factory=socket.gethostname)
+    runbook_base: str = ""  # LEADFLOW_RUNBOOK_BASE_URL
     clock: Callable[[], int] = now_micros
     monotonic: Callable[[], float] = time.monotonic  # the rate limit's clock
     posted: dict[AlertKey, Posted] = field(default_factory=dict)
@@ -168,6 +169,9 @@ class MilestonePoster:
     counts: Counter[BreachKey] = field(default_factory=Counter)
     suppressed: int = 0
     summary_open: bool = False
+    # partition -> (the leads dict it indexes, ids of leads that can be in breach)
+    _index: dict[int, tuple[dict[str, Any], set[str]]] = field(default_factory=dict)
+    _touched: dict[int, set[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         per_second = self.settings.milestone_alerts_per_minute / 60
@@ -194,24 +198,60 @@ class MilestonePoster:
 
     # ------------------------------------------------------------------ scanning
 
+    def note_folded(self, partition: int, leads: list[str]) -> None:
+        """Leads whose state a batch changed: the only ones whose watch may change."""
+        if leads:
+            self._touched.setdefault(partition, set()).update(leads)
+
     async def scan(self) -> ScanResult | None:
-        """The breaches open now on the owned partitions; None if ownership is in doubt."""
+        """The breaches open now on the owned partitions; None if ownership is in doubt.
+
+        Only leads that can be in breach are visited (`Milestones.watching`): an
+        index per partition, built by one pass over a newly owned (or rebuilt)
+        partition and kept up to date from the leads each batch changed.
+        """
         owned = self.owned()
         if owned is None:
             return None
         at = self.clock()
+        rules = self.rules
+        for gone in set(self._index) - set(owned):
+            del self._index[gone]
+            self._touched.pop(gone, None)
         found: dict[AlertKey, tuple[int, Breach]] = {}
-        breaches = self.rules.breaches
-        seen = 0
         for partition, leads in owned.items():
-            for lead_id, state in list(leads.items()):
-                for breach in breaches(lead_id, state, at):
+            watched = await self._watched(partition, leads, at)
+            for lead_id in list(watched):
+                state = leads.get(lead_id)
+                breaches = rules.breaches(lead_id, state, at) if state is not None else []
+                for breach in breaches:
                     found[self.key(breach)] = (partition, breach)
-                seen += 1
-                if seen % _SCAN_SLICE == 0:
-                    await asyncio.sleep(0)
+                if not breaches and (state is None or not rules.watching(state, at)):
+                    watched.discard(lead_id)
         counts = breach_counts(breach for _, breach in found.values())
         return ScanResult(at, found, counts)
+
+    async def _watched(self, partition: int, leads: dict[str, Any], at: int) -> set[str]:
+        watching = self.rules.watching
+        indexed = self._index.get(partition)
+        if indexed is None or indexed[0] is not leads:  # new here, or rebuilt on restore
+            self._touched.pop(partition, None)
+            watched: set[str] = set()
+            for seen, (lead_id, state) in enumerate(list(leads.items()), start=1):
+                if watching(state, at):
+                    watched.add(lead_id)
+                if seen % _SCAN_SLICE == 0:
+                    await asyncio.sleep(0)  # folding must not wait for a whole pass
+            self._index[partition] = (leads, watched)
+            return watched
+        watched = indexed[1]
+        for lead_id in self._touched.pop(partition, ()):
+            state = leads.get(lead_id)
+            if state is not None and watching(state, at):
+                watched.add(lead_id)
+            else:
+                watched.discard(lead_id)
+        return watched
 
     def key(self, breach: Breach) -> AlertKey:
         return tuple(sorted(self.labels(breach).items()))
@@ -292,7 +332,7 @@ class MilestonePoster:
     def _alert(self, breach: Breach, at: int, ends: str) -> dict[str, Any]:
         return {
             "labels": self.labels(breach),
-            "annotations": alert_annotations(breach, at),
+            "annotations": alert_annotations(breach, at, self.runbook_base),
             "startsAt": rfc3339(breach.deadline),
             "endsAt": ends,
         }
@@ -313,6 +353,11 @@ class MilestonePoster:
             "summary": f"{suppressed} more milestone breaches than this worker may post "
             f"({rate:g} a minute, burst {burst}); the rest follow as the limit allows",
             "suppressed": str(suppressed),
+            **(
+                {"runbook_url": f"{self.runbook_base}#{SUMMARY_ALERT.lower()}"}
+                if self.runbook_base
+                else {}
+            ),
         }
         return [
             {

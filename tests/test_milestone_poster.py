@@ -178,3 +178,15 @@ def test_the_token_bucket_refills_at_its_rate_up_to_its_burst() -> None:
     assert bucket.take(10) == 2
     now[0] = 100.0
     assert bucket.take(10) == 5
+
+
+def test_a_lead_a_batch_changed_is_watched_from_the_next_round(alertmanager: Running) -> None:
+    clock = Clock()
+    leads = {"L1": LeadState()}
+    worker = poster(alertmanager.url, leads, clock)
+    rounds(worker)  # indexes the partition: nothing to watch yet
+    leads["L1"] = hot_mql("L1")
+    worker.note_folded(0, ["L1"])
+    rounds(worker)
+    (alert,) = active(alertmanager.url, app=APP)
+    assert alert["labels"]["lead_id"] == "L1"

@@ -268,3 +268,13 @@ def test_every_breach_is_past_its_deadline_and_open_at_the_instant(lines, at) ->
         assert breach.since <= instant
         if breach.rule is Rule.RESPONSE:
             assert state.times[3] > instant  # CONTACTED: not contacted by then
+
+
+@PROPERTY
+@given(st.lists(ONE_LEAD, min_size=1, max_size=12), INSTANTS, INSTANTS)
+def test_a_lead_no_longer_watched_has_no_breach_later(lines, first, second) -> None:
+    # The worker stops looking at such a lead until new events change it.
+    earlier, later = sorted((micros(first), micros(second)))
+    state = state_of(*lines)
+    if not SHORT.watching(state, earlier):
+        assert SHORT.breaches("L1", state, later) == []
