@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import yaml
 from builders import decoded, event
 from prometheus_client import CollectorRegistry
 
@@ -20,7 +21,14 @@ from events import now_micros
 from projections import Funnel, LeadState
 from projections.milestones import Milestones, rfc3339
 from streams.milestones import SUMMARY_ALERT, MilestonePoster, MilestoneSettings, TokenBucket
-from tests.test_alertmanager import Running, _alertmanager, _config, _get
+from tests.test_alertmanager import (
+    EXAMPLE,
+    Running,
+    _alertmanager,
+    _config,
+    _get,
+    _sent_everything,
+)
 
 pytestmark = pytest.mark.prometheus
 
@@ -190,3 +198,30 @@ def test_a_lead_a_batch_changed_is_watched_from_the_next_round(alertmanager: Run
     rounds(worker)
     (alert,) = active(alertmanager.url, app=APP)
     assert alert["labels"]["lead_id"] == "L1"
+
+
+@pytest.fixture
+def slack_alertmanager(tmp_path: Path) -> Iterator[Running]:
+    example = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    example["global"] = {"resolve_timeout": "5m"}
+    yield from _alertmanager(tmp_path, example)
+
+
+def test_the_chat_message_names_every_waiting_lead_with_a_line_each(
+    slack_alertmanager: Running,
+) -> None:
+    leads = {lead: hot_mql(lead) for lead in ("L1", "L2", "L3")}
+    worker = poster(slack_alertmanager.url, leads, Clock())
+    worker.runbook_base = "https://leadflow.dev/docs/runbooks"
+    rounds(worker)
+    _sent_everything(slack_alertmanager.webhook)
+    (message,) = slack_alertmanager.webhook.slack
+    (attachment,) = message["attachments"]
+    assert attachment["title"] == "[FIRING:3] LeadflowLeadResponseOverdue (sales)"
+    lines = attachment["text"].splitlines()
+    assert lines[0] == "3 leads waiting for a first contact: L1, L2, L3"
+    assert lines[1] == (
+        f"- Lead L1 (hot, webinar) has waited 1h 30m for a first contact since its MQL at "
+        f"{MQL_AT}; the SLA is 1h 00m"
+    )
+    assert lines[4] == ("Runbook: https://leadflow.dev/docs/runbooks#leadflowleadresponseoverdue")
