@@ -5,11 +5,15 @@ events never raise a false breach)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from builders import decoded, event, micros
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from leadflow.config import ConfigError, load_funnel
 from projections import Funnel, LeadState, TargetOverrides, Targets
 from projections.milestones import (
     Breach,
@@ -195,9 +199,6 @@ def test_the_gauge_counts_breaches_without_lead_labels() -> None:
 
 
 def test_config_refuses_a_limit_for_an_unknown_tier() -> None:
-    import pytest
-    from pydantic import ValidationError
-
     with pytest.raises(ValidationError, match="response_max_by_tier: lukewarm is not a score tier"):
         Funnel(targets=Targets(response_max_by_tier={"lukewarm": timedelta(hours=1)}))
     with pytest.raises(ValidationError, match="pipeline_stage_max: signing is not a pipeline"):
@@ -278,3 +279,14 @@ def test_a_lead_no_longer_watched_has_no_breach_later(lines, first, second) -> N
     state = state_of(*lines)
     if not SHORT.watching(state, earlier):
         assert SHORT.breaches("L1", state, later) == []
+
+
+def test_a_config_file_naming_an_unknown_tier_is_one_line_naming_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("targets:\n  response_max_by_tier: {lukewarm: 1h}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_funnel(path)
+    assert str(raised.value) == (
+        f"config file {path}: targets.response_max_by_tier: lukewarm is not a score tier "
+        "(tiers: cold, hot, unscored, warm)"
+    )
