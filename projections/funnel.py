@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from events import LEAVABLE_STAGES, Stage, Vocabulary
 from events.types import QUALIFIABLE_STAGES
 from events.vocabulary import Duration
+from projections.business_hours import BusinessHours
 from projections.periods import PeriodKind
 
 Share = Annotated[float, Field(ge=0, le=1)]
@@ -98,6 +99,8 @@ class Targets(_Strict):
     # this long after the MQL entry, by the score tier at that entry (tiers left out
     # get no alert); an open opportunity may sit this long in a pipeline sub-stage.
     response_max_by_tier: dict[str, Duration] = Field(default_factory=_default_response_by_tier)
+    # None: the response clock runs around the clock; else only in these hours.
+    response_business_hours: BusinessHours | None = None
     pipeline_stage_max: dict[str, Duration] = Field(default_factory=_default_pipeline_stage_max)
 
     @field_validator("stage_dwell_max")
@@ -124,6 +127,7 @@ class TargetOverrides(_Strict):
     stage_dwell_max: dict[Stage, Duration] | None = None
     response_max: Duration | None = None
     response_max_by_tier: dict[str, Duration] | None = None
+    response_business_hours: BusinessHours | None = None
     pipeline_stage_max: dict[str, Duration] | None = None
 
     @field_validator("stage_dwell_max")

@@ -29,9 +29,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from events import from_micros
 from projections import catalog
+from projections.business_hours import BusinessHours
+from projections.business_hours import deadline as business_deadline
 from projections.contribution import UNKNOWN_SOURCE
 from projections.funnel import Funnel
 from projections.lead import (
@@ -74,10 +77,8 @@ class Breach:
     since: int  # when the clock started (MQL entry, sub-stage entry), µs since the epoch
     sla: int  # the limit, µs
     campaign: str | None
-
-    @property
-    def deadline(self) -> int:
-        return self.since + self.sla
+    deadline: int  # since + sla, or later when the limit counts business hours only
+    business_hours: bool = False
 
     def waited(self, at: int) -> int:
         return at - self.since
@@ -88,8 +89,9 @@ class _Limits:
     """One source's limits in µs; `response_min` lets most leads skip the tier lookup."""
 
     response: dict[str, int]
-    response_min: int | None
+    response_min: int | None  # business hours only ever move a deadline later
     pipeline: dict[str, int]
+    hours: BusinessHours | None
 
 
 class Milestones:
@@ -100,6 +102,7 @@ class Milestones:
         # Bounded: a producer bug can send any number of distinct sources.
         self._source_label = lru_cache(maxsize=4096)(funnel.source_label)
         self._by_source: dict[str, _Limits] = {}
+        self._zone = ZoneInfo(funnel.timezone)
 
     def breaches(self, lead_id: str, state: LeadState, at: int) -> list[Breach]:
         """The breaches of one lead open at `at` (µs since the epoch)."""
@@ -123,12 +126,24 @@ class Milestones:
         ):
             tier = self.funnel.tier_of(state.score_at(mql))
             sla = limits.response.get(tier)
-            if sla is not None and at >= mql + sla:
-                found.append(
-                    Breach(
-                        Rule.RESPONSE, lead_id, source, tier, MQL_STAGE, mql, sla, state.campaign
+            if sla is not None:
+                hours = limits.hours
+                due = mql + sla if hours is None else business_deadline(mql, sla, hours, self._zone)
+                if at >= due:
+                    found.append(
+                        Breach(
+                            Rule.RESPONSE,
+                            lead_id,
+                            source,
+                            tier,
+                            MQL_STAGE,
+                            mql,
+                            sla,
+                            state.campaign,
+                            due,
+                            hours is not None,
+                        )
                     )
-                )
         pipeline = state.pipeline
         if opportunity <= at and pipeline is not None and pipeline[0] <= at:
             changed, stage = pipeline
@@ -147,6 +162,7 @@ class Milestones:
                             since,
                             sla,
                             state.campaign,
+                            since + sla,
                         )
                     )
         return found
@@ -161,7 +177,12 @@ class Milestones:
             pipeline = {
                 s: _micros(d.total_seconds()) for s, d in targets.pipeline_stage_max.items()
             }
-            limits = _Limits(response, min(response.values(), default=None), pipeline)
+            limits = _Limits(
+                response,
+                min(response.values(), default=None),
+                pipeline,
+                targets.response_business_hours,
+            )
             if len(self._by_source) < 4096:  # bounded: sources come from producers
                 self._by_source[source] = limits
         return limits
@@ -217,6 +238,8 @@ def alert_annotations(breach: Breach, at: int, runbook_base: str = "") -> dict[s
     """
     since = rfc3339(breach.since)
     waited, sla = readable(breach.waited(at)), readable(breach.sla)
+    if breach.business_hours:
+        sla += " of business hours"
     campaign = breach.campaign or ""
     if breach.rule is Rule.RESPONSE:
         summary = (

@@ -60,6 +60,7 @@ def test_a_hot_mql_not_contacted_within_an_hour_is_in_breach() -> None:
         since=micros("2026-03-02T09:00:00Z"),
         sla=3_600_000_000,
         campaign="q1",
+        deadline=micros("2026-03-02T10:00:00Z"),
     )
 
 
