@@ -147,6 +147,7 @@ class ScanResult:
     at: int
     breaches: dict[AlertKey, tuple[int, Breach]]
     counts: Counter[BreachKey]
+    scanned: dict[int, dict[str, Any]]  # partition -> the leads read
 
 
 @dataclass
@@ -229,7 +230,7 @@ class MilestonePoster:
                 if not breaches and (state is None or not rules.watching(state, at)):
                     watched.discard(lead_id)
         counts = breach_counts(breach for _, breach in found.values())
-        return ScanResult(at, found, counts)
+        return ScanResult(at, found, counts, owned)
 
     async def _watched(self, partition: int, leads: dict[str, Any], at: int) -> set[str]:
         watching = self.rules.watching
@@ -271,15 +272,17 @@ class MilestonePoster:
         owned = self.owned()
         if owned is None:
             return
-        mine = set(owned)
+        # Partitions that moved, or were rebuilt, while the scan yielded: next round.
+        mine = {p for p, leads in owned.items() if result.scanned.get(p) is leads}
+        result.breaches = {k: v for k, v in result.breaches.items() if v[0] in mine}
         # Partitions that moved away: their alerts are the new owner's now.
-        self.posted = {k: p for k, p in self.posted.items() if p.partition in mine}
-        self.adopted &= mine
+        self.posted = {k: p for k, p in self.posted.items() if p.partition in owned}
+        self.adopted &= set(owned)
         if http is None:
             self.suppressed = 0
             return
-        if mine - self.adopted:
-            await self._adopt(http, mine - self.adopted)
+        if set(owned) - self.adopted:
+            await self._adopt(http, set(owned) - self.adopted)
         await self._post_round(http, result, mine)
 
     async def _post_round(
@@ -288,11 +291,10 @@ class MilestonePoster:
         at, ttl = result.at, _micros(self.settings.milestone_alert_ttl)
         open_until = rfc3339(at + ttl)
         now = rfc3339(at)
-        outgoing: list[
-            tuple[AlertKey, int, dict[str, Any], str]
-        ] = []  # key, partition, alert, action
+        # (key, partition, alert, action)
+        outgoing: list[tuple[AlertKey, int, dict[str, Any], str]] = []
         for key, held in self.posted.items():
-            if key not in result.breaches:
+            if held.partition in mine and key not in result.breaches:
                 resolved = {**held.alert, "endsAt": now}
                 outgoing.append((key, held.partition, resolved, "resolved"))
         fresh: list[tuple[AlertKey, int, Breach]] = []
