@@ -146,7 +146,7 @@ class Posted:
 class ScanResult:
     at: int
     breaches: dict[AlertKey, tuple[int, Breach]]
-    counts: Counter[BreachKey]
+    counts: dict[int, Counter[BreachKey]]  # per partition
     scanned: dict[int, dict[str, Any]]  # partition -> the leads read
 
 
@@ -167,7 +167,8 @@ class MilestonePoster:
     monotonic: Callable[[], float] = time.monotonic  # the rate limit's clock
     posted: dict[AlertKey, Posted] = field(default_factory=dict)
     adopted: set[int] = field(default_factory=set)  # partitions taken over from Alertmanager
-    counts: Counter[BreachKey] = field(default_factory=Counter)
+    # The last round's counts per partition, with the leads they were read from.
+    counts: dict[int, tuple[dict[str, Any], Counter[BreachKey]]] = field(default_factory=dict)
     suppressed: int = 0
     summary_open: bool = False
     # partition -> (the leads dict it indexes, ids of leads that can be in breach)
@@ -195,7 +196,19 @@ class MilestonePoster:
         )
 
     def family(self) -> Family:
-        return breach_family(self.counts)
+        """Open breaches of the partitions owned now, as last counted.
+
+        A partition that moved (or was rebuilt) since is left out until the next
+        round counts it, so two workers never both count it.
+        """
+        owned = self.owned()
+        total: Counter[BreachKey] = Counter()
+        if owned is not None:
+            for partition, leads in owned.items():
+                counted = self.counts.get(partition)
+                if counted is not None and counted[0] is leads:
+                    total.update(counted[1])
+        return breach_family(total)
 
     # ------------------------------------------------------------------ scanning
 
@@ -229,7 +242,10 @@ class MilestonePoster:
                     found[self.key(breach)] = (partition, breach)
                 if not breaches and (state is None or not rules.watching(state, at)):
                     watched.discard(lead_id)
-        counts = breach_counts(breach for _, breach in found.values())
+        by_partition: dict[int, list[Breach]] = {partition: [] for partition in owned}
+        for partition, breach in found.values():
+            by_partition[partition].append(breach)
+        counts = {partition: breach_counts(each) for partition, each in by_partition.items()}
         return ScanResult(at, found, counts, owned)
 
     async def _watched(self, partition: int, leads: dict[str, Any], at: int) -> set[str]:
@@ -266,9 +282,9 @@ class MilestonePoster:
         """Scan, then bring Alertmanager in line with what is open now."""
         result = await self.scan()
         if result is None:
-            self.counts = Counter()
+            self.counts = {}
             return
-        self.counts = result.counts
+        self.counts = {p: (result.scanned[p], counted) for p, counted in result.counts.items()}
         owned = self.owned()
         if owned is None:
             return
