@@ -258,6 +258,8 @@ def test_the_alerts_alertmanager_lists_equal_replays_breach_report(
     assert len(expected) > 10
     assert {dict(key)["rule"] for key in expected} == {"response", "pipeline_stage"}
     eventually(lambda: listed() == expected, timeout=60)
+    # Counted without lead labels too: summed over the workers, one per breach.
+    eventually(lambda: counter(workers, "leadflow_milestone_breaches") == len(rows), timeout=15)
     # The same clocks too: each alert starts at its deadline, however it was posted.
     posted = {
         (alert["labels"]["lead_id"], alert["labels"]["rule"], alert["startsAt"])
