@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from leadflow.ports import ensure_listenable
     from leadflow.settings import load_settings
     from leadflow.workdirs import ensure_data_dir
-    from streams.milestones import load_milestone_settings
+    from streams.milestone_settings import load_milestone_settings
 
     settings = load_settings()
     milestone_settings = load_milestone_settings()

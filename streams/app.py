@@ -39,7 +39,8 @@ from projections.milestones import Milestones
 from streams import faust_adapter, stores
 from streams.lease import Lease
 from streams.ledgers import PartitionLedgers, encode_state
-from streams.milestones import MilestonePoster, MilestoneSettings, load_milestone_settings
+from streams.milestone_settings import MilestoneSettings, load_milestone_settings
+from streams.milestones import MilestonePoster
 from streams.outbox import Outbox, Unit
 from streams.partitioning import lead_partition
 from streams.processing import BatchProcessor, BatchStats

@@ -36,17 +36,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
 import aiohttp
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client import Counter as PromCounter
-from pydantic import AfterValidator, Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events import now_micros
-from events.vocabulary import Duration
-from leadflow.settings import SettingsError, describe_settings_error
 from projections.milestones import (
     ALERT_NAMES,
     Breach,
@@ -59,78 +55,15 @@ from projections.milestones import (
     rfc3339,
 )
 from projections.snapshot import Family
+from streams.milestone_settings import MilestoneSettings
 from streams.partitioning import lead_partition
+from streams.token_bucket import TokenBucket
 
 log = logging.getLogger("leadflow.milestones")
 
 SUMMARY_ALERT = "LeadflowMilestoneBreachesSuppressed"
 _SCAN_SLICE = 20_000  # leads between yields to the event loop: folding must not stall
 _POST_CHUNK = 1_000  # alerts per POST
-
-
-def _http_url(url: str) -> str:
-    if not url.startswith(("http://", "https://")) or " " in url:
-        raise ValueError("need an http:// or https:// URL")
-    return url.rstrip("/")
-
-
-class MilestoneSettings(BaseSettings):
-    """LEADFLOW_ALERTMANAGER_URL and LEADFLOW_MILESTONE_*: where and how fast to post."""
-
-    model_config = SettingsConfigDict(env_prefix="LEADFLOW_", extra="ignore", frozen=True)
-
-    # Unset: breaches are only counted on /metrics, nothing is posted.
-    alertmanager_url: Annotated[str, AfterValidator(_http_url)] | None = None
-    milestone_interval: Duration = Field(default=timedelta(seconds=30))
-    # How far ahead each post sets endsAt. Long enough to survive a restart or a
-    # rebalance without the alert lapsing; a breach that cleared while nobody owned
-    # its lead (and Alertmanager could not be asked) lingers at most this long.
-    milestone_alert_ttl: Duration = Field(default=timedelta(minutes=5))
-    # Token bucket per worker: new alerts a minute, and how many may go at once.
-    milestone_alerts_per_minute: Annotated[float, Field(gt=0)] = 60.0
-    milestone_alert_burst: Annotated[int, Field(ge=1)] = 200
-    milestone_post_timeout: Duration = Field(default=timedelta(seconds=10))
-
-    @model_validator(mode="after")
-    def _ttl_outlives_interval(self) -> MilestoneSettings:
-        if self.milestone_interval <= timedelta(0):
-            raise ValueError("LEADFLOW_MILESTONE_INTERVAL must be longer than zero")
-        if self.milestone_alert_ttl < 3 * self.milestone_interval:
-            raise ValueError(
-                "LEADFLOW_MILESTONE_ALERT_TTL must be at least three "
-                "LEADFLOW_MILESTONE_INTERVALs, or open alerts lapse between posts"
-            )
-        return self
-
-
-def load_milestone_settings() -> MilestoneSettings:
-    try:
-        return MilestoneSettings()
-    except ValidationError as error:
-        raise SettingsError(describe_settings_error(error)) from None
-
-
-class TokenBucket:
-    """`rate` tokens a second up to `burst`; starts full."""
-
-    def __init__(
-        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.rate, self.burst, self._clock = rate, burst, clock
-        self._tokens = float(burst)
-        self._at = clock()
-
-    def take(self, wanted: int) -> int:
-        """Take up to `wanted` whole tokens; how many were granted."""
-        now = self._clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
-        self._at = now
-        granted = min(wanted, int(self._tokens))
-        self._tokens -= granted
-        return granted
-
-    def give_back(self, tokens: int) -> None:
-        self._tokens = min(self.burst, self._tokens + tokens)
 
 
 AlertKey = tuple[tuple[str, str], ...]  # sorted label pairs: an alert's identity

@@ -18,9 +18,12 @@ from builders import decoded, event
 from prometheus_client import CollectorRegistry
 
 from events import now_micros
+from leadflow.settings import SettingsError
 from projections import Funnel, LeadState
 from projections.milestones import Milestones, rfc3339
-from streams.milestones import SUMMARY_ALERT, MilestonePoster, MilestoneSettings, TokenBucket
+from streams.milestone_settings import MilestoneSettings, load_milestone_settings
+from streams.milestones import SUMMARY_ALERT, MilestonePoster
+from streams.token_bucket import TokenBucket
 from tests.test_alertmanager import (
     EXAMPLE,
     Running,
@@ -225,3 +228,21 @@ def test_the_chat_message_names_every_waiting_lead_with_a_line_each(
         f"{MQL_AT}; the SLA is 1h 00m"
     )
     assert lines[4] == ("Runbook: https://leadflow.dev/docs/runbooks#leadflowleadresponseoverdue")
+
+
+def test_settings_refuse_a_ttl_shorter_than_three_intervals(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEADFLOW_MILESTONE_INTERVAL", "30s")
+    monkeypatch.setenv("LEADFLOW_MILESTONE_ALERT_TTL", "60s")
+    with pytest.raises(SettingsError, match="at least three LEADFLOW_MILESTONE_INTERVALs"):
+        load_milestone_settings()
+
+
+def test_settings_name_a_bad_alertmanager_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADFLOW_ALERTMANAGER_URL", "alertmanager:9093")
+    with pytest.raises(SettingsError) as raised:
+        load_milestone_settings()
+    assert str(raised.value) == (
+        "LEADFLOW_ALERTMANAGER_URL='alertmanager:9093': need an http:// or https:// URL"
+    )
