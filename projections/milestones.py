@@ -17,8 +17,10 @@ per source like every target):
   the latest sub-stage, so an instant before that change names no sub-stage and
   gives no breach rather than a guessed one.
 
-Limits run on the wall clock (no business hours). The identity of a breach is its
-label set (`alert_labels`): stable while the breach lasts, the same on any worker.
+Limits run on the wall clock, except response limits when the targets set
+`response_business_hours` (`projections.business_hours`). The identity of a breach
+is its label set (`alert_labels`): stable while the breach lasts, the same on any
+worker.
 """
 
 from __future__ import annotations
