@@ -102,6 +102,10 @@ class Targets(_Strict):
     # None: the response clock runs around the clock; else only in these hours.
     response_business_hours: BusinessHours | None = None
     pipeline_stage_max: dict[str, Duration] = Field(default_factory=_default_pipeline_stage_max)
+    # A breach whose deadline lies further back is history, not an alert: without
+    # it, importing years of uncontacted MQLs would raise one alert for each. None:
+    # no limit.
+    milestone_max_age: Duration | None = timedelta(days=30)
 
     @field_validator("stage_dwell_max")
     @classmethod
@@ -129,6 +133,7 @@ class TargetOverrides(_Strict):
     response_max_by_tier: dict[str, Duration] | None = None
     response_business_hours: BusinessHours | None = None
     pipeline_stage_max: dict[str, Duration] | None = None
+    milestone_max_age: Duration | None = None
 
     @field_validator("stage_dwell_max")
     @classmethod

@@ -53,6 +53,7 @@ from projections.lead import (
 from projections.snapshot import Family, Sample
 
 _MICROS = 1_000_000
+_NO_MAX_AGE = 2**62
 MQL_STAGE = "mql"
 TEAM = "sales"
 SEVERITY = "warning"
@@ -94,6 +95,7 @@ class _Limits:
     response_min: int | None  # business hours only ever move a deadline later
     pipeline: dict[str, int]
     hours: BusinessHours | None
+    max_age: int  # µs past the deadline a breach is still alerted
 
 
 class Milestones:
@@ -126,12 +128,10 @@ class Milestones:
             and times[SQL] > at
             and opportunity > at
         ):
-            tier = self.funnel.tier_of(state.score_at(mql))
-            sla = limits.response.get(tier)
-            if sla is not None:
-                hours = limits.hours
-                due = mql + sla if hours is None else business_deadline(mql, sla, hours, self._zone)
-                if at >= due:
+            clock = self._response_clock(state, mql, limits)
+            if clock is not None:
+                tier, sla, due = clock
+                if due <= at <= due + limits.max_age:
                     found.append(
                         Breach(
                             Rule.RESPONSE,
@@ -143,7 +143,7 @@ class Milestones:
                             sla,
                             state.campaign,
                             due,
-                            hours is not None,
+                            limits.hours is not None,
                         )
                     )
         pipeline = state.pipeline
@@ -152,7 +152,7 @@ class Milestones:
             sla = limits.pipeline.get(stage)
             if sla is not None:
                 since = max(changed, opportunity)
-                if at >= since + sla:
+                if since + sla <= at <= since + sla + limits.max_age:
                     tier = self.funnel.tier_of(state.score_at(since))
                     found.append(
                         Breach(
@@ -184,24 +184,55 @@ class Milestones:
                 min(response.values(), default=None),
                 pipeline,
                 targets.response_business_hours,
+                _NO_MAX_AGE
+                if targets.milestone_max_age is None
+                else _micros(targets.milestone_max_age.total_seconds()),
             )
             if len(self._by_source) < 4096:  # bounded: sources come from producers
                 self._by_source[source] = limits
         return limits
 
-    def watching(self, state: LeadState, at: int) -> bool:
-        """Whether the lead can be in breach at `at` or later, unless new events say so.
+    def _response_clock(
+        self, state: LeadState, mql: int, limits: _Limits
+    ) -> tuple[str, int, int] | None:
+        """(tier, limit, deadline) of the lead's first-contact clock; None: no limit."""
+        tier = self.funnel.tier_of(state.score_at(mql))
+        sla = limits.response.get(tier)
+        if sla is None:
+            return None
+        hours = limits.hours
+        due = mql + sla if hours is None else business_deadline(mql, sla, hours, self._zone)
+        return tier, sla, due
 
-        False stays False as time passes (contacts and exits only accumulate), so a
-        worker re-asks only for leads whose state changed.
+    def watching(self, state: LeadState, at: int) -> bool:
+        """Whether the lead can be in breach at `at` or later without new events.
+
+        False stays False as time passes (contacts and exits only accumulate, and a
+        breach older than the maximum age is never reported again), so a worker
+        looks again only at leads whose state changed.
         """
         times = state.times
         if times[REJECTED] <= at or times[WON] <= at or times[LOST] <= at:
             return False
-        if times[OPPORTUNITY] != NEVER:
-            return True
-        mql = times[MQL]
-        return mql != NEVER and times[CONTACTED] > at and times[SQL] > at
+        mql, opportunity = times[MQL], times[OPPORTUNITY]
+        if mql == NEVER and opportunity == NEVER:
+            return False
+        if at < mql < NEVER or at < opportunity < NEVER:
+            return True  # stamped ahead of `at` (within the allowed clock skew)
+        source = UNKNOWN_SOURCE if state.source is None else self._source_label(state.source)
+        limits = self._limits(source)
+        if opportunity != NEVER:  # entered by `at`: only the pipeline rule is left
+            pipeline = state.pipeline
+            if pipeline is None:
+                return False  # a sub-stage needs a new event, which is looked at anyway
+            if pipeline[0] > at:
+                return True
+            sla = limits.pipeline.get(pipeline[1])
+            return sla is not None and at <= max(pipeline[0], opportunity) + sla + limits.max_age
+        if times[CONTACTED] <= at or times[SQL] <= at:
+            return False
+        clock = self._response_clock(state, mql, limits)
+        return clock is not None and at <= clock[2] + limits.max_age
 
     def all_breaches(self, leads: Iterable[tuple[str, LeadState]], at: int) -> list[Breach]:
         found: list[Breach] = []

@@ -291,3 +291,21 @@ def test_a_config_file_naming_an_unknown_tier_is_one_line_naming_the_key(tmp_pat
         f"config file {path}: targets.response_max_by_tier: lukewarm is not a score tier "
         "(tiers: cold, hot, unscored, warm)"
     )
+
+
+def test_a_breach_older_than_the_maximum_age_is_history_not_an_alert() -> None:
+    # Deadline 2026-03-02T10:00; the default maximum age is 30 days.
+    assert len(breaches_at("2026-04-01T10:00:00Z", CREATED_HOT, MQL)) == 1
+    assert breaches_at("2026-04-01T10:00:01Z", CREATED_HOT, MQL) == []
+    assert not RULES.watching(state_of(CREATED_HOT, MQL), micros("2026-04-01T10:00:01Z"))
+    forever = Milestones(Funnel(targets=Targets(milestone_max_age=None)))
+    assert len(breaches_at("2027-01-01T00:00:00Z", CREATED_HOT, MQL, rules=forever)) == 1
+
+
+def test_a_contacted_or_closed_lead_is_no_longer_watched() -> None:
+    contacted = event("lead.contacted", "L1", "2026-03-02T11:00:00Z")
+    at = micros("2026-03-02T12:00:00Z")
+    assert RULES.watching(state_of(CREATED_HOT, MQL), at)
+    assert not RULES.watching(state_of(CREATED_HOT, MQL, contacted), at)
+    won = event("deal.won", "L1", "2026-03-02T11:00:00Z")
+    assert not RULES.watching(state_of(CREATED_HOT, OPPORTUNITY, PROPOSAL, won), at)
