@@ -4,6 +4,7 @@ events never raise a false breach)."""
 
 from __future__ import annotations
 
+import csv
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from leadflow.cli import main as leadflow_main
 from leadflow.config import ConfigError, load_funnel
 from projections import Funnel, LeadState, TargetOverrides, Targets
 from projections.milestones import (
@@ -309,3 +311,25 @@ def test_a_contacted_or_closed_lead_is_no_longer_watched() -> None:
     assert not RULES.watching(state_of(CREATED_HOT, MQL, contacted), at)
     won = event("deal.won", "L1", "2026-03-02T11:00:00Z")
     assert not RULES.watching(state_of(CREATED_HOT, OPPORTUNITY, PROPOSAL, won), at)
+
+
+def test_replay_writes_the_breach_report_as_csv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("LEADFLOW_CONFIG", raising=False)
+    monkeypatch.setenv("LEADFLOW_APP_ID", "acme")
+    contacted = event("lead.contacted", "L1", "2026-03-02T10:30:00Z")
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join((CREATED_HOT, MQL, contacted)) + b"\n")
+    report = tmp_path / "breaches.csv"
+    argv = ["replay", str(events), "--as-of", "2026-03-02T10:15:00Z", "--breaches", str(report)]
+    assert leadflow_main(argv) == 0
+    rows = list(csv.DictReader(report.open(encoding="utf-8")))
+    assert [(row["lead_id"], row["app"], row["startsAt"], row["waited"]) for row in rows] == [
+        ("L1", "acme", "2026-03-02T10:00:00Z", "1h 15m")
+    ]
+    # At 10:30 it was contacted: in breach no longer.
+    argv[argv.index("2026-03-02T10:15:00Z")] = "2026-03-02T10:30:00Z"
+    assert leadflow_main(argv) == 0
+    assert list(csv.DictReader(report.open(encoding="utf-8"))) == []
+    assert "0 milestone breaches written" in capsys.readouterr().err
