@@ -5,6 +5,7 @@ takes over after a restart, refuses as a stale owner, and holds back over its li
 from __future__ import annotations
 
 import asyncio
+import time
 import urllib.parse
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,9 +19,11 @@ from builders import decoded, event
 from prometheus_client import CollectorRegistry
 
 from events import now_micros
-from leadflow.settings import SettingsError
+from leadflow.settings import Settings, SettingsError
 from projections import Funnel, LeadState
 from projections.milestones import Milestones, rfc3339
+from streams.app import create_worker
+from streams.ledgers import encode_state
 from streams.milestone_settings import MilestoneSettings, load_milestone_settings
 from streams.milestones import SUMMARY_ALERT, MilestonePoster
 from streams.token_bucket import TokenBucket
@@ -246,3 +249,27 @@ def test_settings_name_a_bad_alertmanager_url(monkeypatch: pytest.MonkeyPatch) -
     assert str(raised.value) == (
         "LEADFLOW_ALERTMANAGER_URL='alertmanager:9093': need an http:// or https:// URL"
     )
+
+
+def test_a_worker_whose_lease_lapsed_posts_nothing_though_it_holds_the_leads(
+    alertmanager: Running, tmp_path: Path
+) -> None:
+    """The worker's own wiring: the poster asks the same question as /metrics."""
+    settings = Settings(app_id=APP, data_dir=tmp_path, partitions=1)
+    milestone = MilestoneSettings(
+        alertmanager_url=alertmanager.url,
+        milestone_interval=timedelta(seconds=1),
+        milestone_alert_ttl=timedelta(minutes=5),
+    )
+    worker = create_worker(settings, Funnel(), 1, milestone)
+    assert worker.milestones is not None
+    worker.ledgers.assign({0}, [(0, b"L1", encode_state(hot_mql("L1")))])
+    worker.restored = True
+    worker.lease.renew(time.monotonic())
+    worker.lease.revoke()  # paused past its session: the group has moved on
+    rounds(worker.milestones)
+    assert active(alertmanager.url, app=APP) == []
+    worker.lease.renew(time.monotonic())  # the group confirmed it again
+    rounds(worker.milestones)
+    (alert,) = active(alertmanager.url, app=APP)
+    assert alert["labels"]["lead_id"] == "L1"
