@@ -101,8 +101,10 @@ def load_funnel(path: Path | None) -> Funnel:
     except ValidationError as error:
         raise ConfigError(
             "\n".join(
-                f"config file {path}: {_config_key(item['loc'])}: "
-                f"{item['msg'].removeprefix('Value error, ')}"
+                # Checks across sections name their keys themselves (empty location).
+                f"config file {path}: "
+                + (f"{_config_key(item['loc'])}: " if item["loc"] else "")
+                + item["msg"].removeprefix("Value error, ")
                 for item in error.errors(include_url=False)
             )
         ) from error

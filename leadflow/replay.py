@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import gc
+import json
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -16,9 +18,10 @@ from events.batch import split_batch
 from leadflow.config import load_funnel
 from leadflow.errors import UserError
 from leadflow.instants import aware_instant
-from leadflow.settings import load_settings
-from projections import Calendar, Family, Funnel, History, Key, Ledger, export
+from leadflow.settings import Settings, load_settings
+from projections import Calendar, Family, Funnel, History, Key, LeadState, Ledger, export
 from projections.exposition import render
+from projections.milestones import breach_report
 
 PROGRESS_EVERY = 250_000
 
@@ -30,6 +33,7 @@ class ReplayResult:
     duplicates: int
     bad_lines: int
     as_of: int | None
+    leads: dict[str, LeadState] | None = None  # with keep_leads: for the breach report
 
 
 @dataclass
@@ -41,12 +45,15 @@ class Partial:
     duplicates: int
     bad: list[tuple[int, Rejection]]
     latest: int | None
+    leads: dict[str, LeadState] | None = None
 
 
 Numbered = Iterable[tuple[int, bytes]]  # (line number, one event's bytes)
 
 
-def fold_numbered(parts: Numbered, funnel: Funnel, now_us: int) -> Partial:
+def fold_numbered(
+    parts: Numbered, funnel: Funnel, now_us: int, keep_leads: bool = False
+) -> Partial:
     """Decode and fold events; the same code in-process and in each parallel job."""
     ledger = Ledger(funnel)
     bad: list[tuple[int, Rejection]] = []
@@ -76,6 +83,7 @@ def fold_numbered(parts: Numbered, funnel: Funnel, now_us: int) -> Partial:
         duplicates=sum(result.duplicates.values()),
         bad=bad,
         latest=ledger.latest_event_ts,
+        leads=ledger.leads if keep_leads else None,
     )
 
 
@@ -105,9 +113,10 @@ def replay_lines(
     history: History = History.LIVE,
     on_bad: Callable[[int, Rejection], None] = lambda line, rejection: None,
     on_progress: Callable[[int], None] = lambda lines: None,
+    keep_leads: bool = False,
 ) -> ReplayResult:
     """Decode, fold and export; `now_us` is the clock for the future-skew check."""
-    partial = fold_numbered(numbered_parts(lines, on_progress), funnel, now_us)
+    partial = fold_numbered(numbered_parts(lines, on_progress), funnel, now_us, keep_leads)
     for number, rejection in partial.bad:
         on_bad(number, rejection)
     instant = as_of if as_of is not None else partial.latest
@@ -121,6 +130,7 @@ def replay_lines(
         duplicates=partial.duplicates,
         bad_lines=len({number for number, _ in partial.bad}),
         as_of=instant,
+        leads=partial.leads,
     )
 
 
@@ -144,6 +154,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=History.LIVE.value,
         help="'live': current and previous period of each kind (what a worker exports); "
         "'all': every period",
+    )
+    parser.add_argument(
+        "--breaches",
+        type=Path,
+        metavar="FILE",
+        help="also write the leads in milestone breach at --as-of to FILE, with the labels "
+        "and annotations a worker posts to Alertmanager (.csv: CSV, else JSON lines)",
     )
     parser.set_defaults(func=run)
 
@@ -173,9 +190,13 @@ def run(args: argparse.Namespace) -> int:
                 history=History(args.history),
                 on_bad=on_bad,
                 on_progress=on_progress,
+                keep_leads=args.breaches is not None,
             )
     except OSError as error:
         raise UserError(f"cannot read {args.file} ({error.strerror})") from error
+    if args.breaches is not None:
+        written = _write_breaches(args.breaches, result, funnel, load_settings())
+        print(f"replay: {written:,} milestone breaches written to {args.breaches}", file=sys.stderr)
     sys.stdout.buffer.write(render(result.families))
     sys.stdout.flush()
     elapsed = time.monotonic() - started
@@ -191,3 +212,51 @@ def _open(path: Path) -> BinaryIO:
     if str(path) == "-":
         return sys.stdin.buffer
     return path.open("rb", buffering=1 << 20)
+
+
+def _write_breaches(path: Path, result: ReplayResult, funnel: Funnel, settings: Settings) -> int:
+    """The breach report: what the workers would have posted at the as-of instant."""
+    rows = (
+        breach_report(
+            result.leads or {}, funnel, result.as_of, settings.app_id, settings.runbook_base_url
+        )
+        if result.as_of is not None
+        else []
+    )
+    try:
+        with path.open("w", encoding="utf-8", newline="") as out:
+            if path.suffix.lower() == ".csv":
+                columns = [*BREACH_LABELS, *BREACH_ANNOTATIONS, "startsAt"]
+                writer = csv.writer(out)
+                writer.writerow(columns)
+                for row in rows:
+                    flat = {**row["labels"], **row["annotations"], "startsAt": row["startsAt"]}
+                    writer.writerow(flat.get(column, "") for column in columns)
+            else:
+                for row in rows:
+                    out.write(json.dumps(row, sort_keys=True) + "\n")
+    except OSError as error:
+        raise UserError(f"cannot write {path} ({error.strerror})") from error
+    return len(rows)
+
+
+BREACH_LABELS = (
+    "alertname",
+    "app",
+    "rule",
+    "lead_id",
+    "source",
+    "tier",
+    "stage",
+    "team",
+    "severity",
+)
+BREACH_ANNOTATIONS = (
+    "since",
+    "waited",
+    "waited_seconds",
+    "sla",
+    "sla_seconds",
+    "campaign",
+    "summary",
+)

@@ -22,8 +22,10 @@ def run(args: argparse.Namespace) -> int:
     from leadflow.ports import ensure_listenable
     from leadflow.settings import load_settings
     from leadflow.workdirs import ensure_data_dir
+    from streams.milestone_settings import load_milestone_settings
 
     settings = load_settings()
+    milestone_settings = load_milestone_settings()
     funnel = load_funnel(settings.config)
     # Checked before Kafka and Faust: each would report these as a long traceback,
     # and only after seconds of imports and timeouts.
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         raise kafka_problem(settings.kafka_bootstrap, error) from error
     _quiet_hot_loggers()
     calm_known_noise()
-    worker = create_worker(settings, funnel, partitions[settings.topic])
+    worker = create_worker(settings, funnel, partitions[settings.topic], milestone_settings)
     print(
         f"leadflow worker: app {settings.app_id}, topic {settings.topic} "
         f"({partitions[settings.topic]} partitions), metrics on "

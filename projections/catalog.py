@@ -293,3 +293,16 @@ INTERVALS: tuple[Interval, ...] = (
     Interval(MQL_TO_SQL, entries("sql"), (entries("mql"),)),
     Interval(WIN_RATE, entries("won"), (entries("won"), entries("lost"))),
 )
+
+# ---------------------------------------------------------------- milestone breaches
+# Issue 14 (per-lead milestone alerts). Point in time, no period labels, no lead
+# labels: open breaches at the worker's clock, by source, score tier, stage (mql,
+# or the pipeline sub-stage) and rule (response, pipeline_stage). Each worker counts
+# the leads it owns; sum over workers. Not in POINT_IN_TIME_METRICS: those are
+# compared with `replay` at day resolution, this one moves with the wall clock.
+MILESTONE_BREACHES = Metric(
+    "leadflow_milestone_breaches",
+    "Open per-lead milestone breaches (overdue first contacts, deals stuck in a "
+    "pipeline stage) at the worker's clock.",
+    ("source", "tier", "stage", "rule"),
+)

@@ -16,6 +16,7 @@ from events import LEAVABLE_STAGES, Stage, Vocabulary
 from events.types import QUALIFIABLE_STAGES
 from events.vocabulary import Duration
 from projections import catalog
+from projections.business_hours import BusinessHours
 from projections.evidence import Evidence
 from projections.periods import PeriodKind
 
@@ -57,6 +58,20 @@ def _default_dwell() -> dict[Stage, timedelta]:
     }
 
 
+def _default_response_by_tier() -> dict[str, timedelta]:
+    # A hot lead goes cold in hours: the domain's "five days before anyone reached out".
+    return {"hot": timedelta(hours=1), "warm": timedelta(hours=24)}
+
+
+def _default_pipeline_stage_max() -> dict[str, timedelta]:
+    return {
+        "discovery": timedelta(days=14),
+        "demo": timedelta(days=14),
+        "proposal": timedelta(days=21),
+        "negotiation": timedelta(days=30),
+    }
+
+
 def _leavable_only(dwell: dict[Stage, timedelta]) -> dict[Stage, timedelta]:
     wrong = sorted(str(stage) for stage in set(dwell) - set(LEAVABLE_STAGES))
     if wrong:
@@ -64,6 +79,13 @@ def _leavable_only(dwell: dict[Stage, timedelta]) -> dict[Stage, timedelta]:
             f"dwell targets exist only for lead, mql, sql, opportunity, not {', '.join(wrong)}"
         )
     return dwell
+
+
+def _positive_limits(limits: dict[str, timedelta]) -> dict[str, timedelta]:
+    wrong = sorted(name for name, limit in limits.items() if limit <= timedelta(0))
+    if wrong:
+        raise ValueError(f"limits must be longer than zero, not for {', '.join(wrong)}")
+    return limits
 
 
 class Targets(_Strict):
@@ -75,11 +97,27 @@ class Targets(_Strict):
     lead_to_mql_max_wow_drop_ratio: Share = 0.25
     stage_dwell_max: dict[Stage, Duration] = Field(default_factory=_default_dwell)
     response_max: Duration = timedelta(hours=24)
+    # Per-lead milestone alerts (projections.milestones): a first contact is due
+    # this long after the MQL entry, by the score tier at that entry (tiers left out
+    # get no alert); an open opportunity may sit this long in a pipeline sub-stage.
+    response_max_by_tier: dict[str, Duration] = Field(default_factory=_default_response_by_tier)
+    # None: the response clock runs around the clock; else only in these hours.
+    response_business_hours: BusinessHours | None = None
+    pipeline_stage_max: dict[str, Duration] = Field(default_factory=_default_pipeline_stage_max)
+    # A breach whose deadline lies further back is history, not an alert: without
+    # it, importing years of uncontacted MQLs would raise one alert for each. None:
+    # no limit.
+    milestone_max_age: Duration | None = timedelta(days=30)
 
     @field_validator("stage_dwell_max")
     @classmethod
     def _leavable(cls, dwell: dict[Stage, timedelta]) -> dict[Stage, timedelta]:
         return _leavable_only(dwell)
+
+    @field_validator("response_max_by_tier", "pipeline_stage_max")
+    @classmethod
+    def _positive(cls, limits: dict[str, timedelta]) -> dict[str, timedelta]:
+        return _positive_limits(limits)
 
     def closed_goal(self, kind: PeriodKind) -> float | None:
         return self.closed_deals.get(kind)
@@ -94,11 +132,20 @@ class TargetOverrides(_Strict):
     lead_to_mql_max_wow_drop_ratio: Share | None = None
     stage_dwell_max: dict[Stage, Duration] | None = None
     response_max: Duration | None = None
+    response_max_by_tier: dict[str, Duration] | None = None
+    response_business_hours: BusinessHours | None = None
+    pipeline_stage_max: dict[str, Duration] | None = None
+    milestone_max_age: Duration | None = None
 
     @field_validator("stage_dwell_max")
     @classmethod
     def _leavable(cls, dwell: dict[Stage, timedelta] | None) -> dict[Stage, timedelta] | None:
         return None if dwell is None else _leavable_only(dwell)
+
+    @field_validator("response_max_by_tier", "pipeline_stage_max")
+    @classmethod
+    def _positive(cls, limits: dict[str, timedelta] | None) -> dict[str, timedelta] | None:
+        return None if limits is None else _positive_limits(limits)
 
 
 class ScoreTier(_Strict):
@@ -196,6 +243,33 @@ class Funnel(_Strict):
         if len({tier.name for tier in ordered}) != len(ordered):
             raise ValueError("score tier names must be unique")
         return ordered
+
+    @model_validator(mode="after")
+    def _milestones_name_known_tiers_and_stages(self) -> Self:
+        # Only limits given explicitly are checked: the built-in ones name the default
+        # tiers and pipeline stages, and simply never apply to a funnel without them.
+        tiers = {tier.name for tier in self.score_tiers} | {UNSCORED}
+        stages = set(self.vocabulary.pipeline_stages)
+        for where, targets in (
+            ("targets", self.targets),
+            *((f"sources.{source}", overrides) for source, overrides in self.sources.items()),
+        ):
+            given = targets.model_fields_set
+            if "response_max_by_tier" in given and targets.response_max_by_tier:
+                unknown = sorted(set(targets.response_max_by_tier) - tiers)
+                if unknown:
+                    raise ValueError(
+                        f"{where}.response_max_by_tier: {', '.join(unknown)} is not a "
+                        f"score tier (tiers: {', '.join(sorted(tiers))})"
+                    )
+            if "pipeline_stage_max" in given and targets.pipeline_stage_max:
+                unknown = sorted(set(targets.pipeline_stage_max) - stages)
+                if unknown:
+                    raise ValueError(
+                        f"{where}.pipeline_stage_max: {', '.join(unknown)} is not a "
+                        f"pipeline stage (stages: {', '.join(sorted(stages))})"
+                    )
+        return self
 
     def tier_of(self, score: int | None) -> str:
         if score is None:

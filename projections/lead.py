@@ -80,6 +80,7 @@ class LeadState:
     """Compact on purpose: a worker holds one of these per lead it owns."""
 
     __slots__ = (
+        "campaign",
         "loss",
         "opportunity_amount",
         "pipeline",
@@ -97,6 +98,7 @@ class LeadState:
         self.seen = array("Q")
         self.source: str | None = None
         self.source_event: str | None = None
+        self.campaign: str | None = None  # on the same lead.created as the source
         # (event_id, value) of the event that decided the entry: its tie-break key.
         self.rejection: tuple[str, str] | None = None
         self.loss: tuple[str, str] | None = None
@@ -142,6 +144,7 @@ class LeadState:
         if slot == LEAD:
             self.source = None if event.source is None else intern(event.source)
             self.source_event = event.event_id
+            self.campaign = None if event.campaign is None else intern(event.campaign)
         elif slot == REJECTED:
             self.rejection = (event.event_id, intern(event.reason or "other"))
         elif slot == LOST:
@@ -194,6 +197,7 @@ class LeadState:
         twin.seen = self.seen[:]
         twin.source = self.source
         twin.source_event = self.source_event
+        twin.campaign = self.campaign
         twin.rejection = self.rejection
         twin.loss = self.loss
         twin.opportunity_amount = self.opportunity_amount
@@ -228,6 +232,7 @@ class LeadState:
             self.won_amount,
             None if self.scores is None else _score_pairs(self.scores),
             self.pipeline,
+            self.campaign,
         ]
 
     @classmethod
@@ -246,6 +251,9 @@ class LeadState:
         state.won_amount = _pair(wire[8])
         state.scores = None if wire[9] is None else _packed_scores(wire[9])
         state.pipeline = None if wire[10] is None else (wire[10][0], intern(wire[10][1]))
+        # Absent from states written before campaigns were kept.
+        campaign = wire[11] if len(wire) > 11 else None
+        state.campaign = None if campaign is None else intern(campaign)
         return state
 
     def __eq__(self, other: object) -> bool:
@@ -264,6 +272,7 @@ class LeadState:
             self.won_amount,
             scores,
             self.pipeline,
+            self.campaign,
         )
 
     __hash__ = None  # type: ignore[assignment]

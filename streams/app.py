@@ -21,6 +21,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,9 +35,12 @@ from events import now_micros
 from leadflow.settings import Settings, StoreKind
 from projections import Funnel
 from projections.exposition import render
+from projections.milestones import Milestones
 from streams import faust_adapter, stores
 from streams.lease import Lease
 from streams.ledgers import PartitionLedgers, encode_state
+from streams.milestone_settings import MilestoneSettings, load_milestone_settings
+from streams.milestones import MilestonePoster
 from streams.outbox import Outbox, Unit
 from streams.partitioning import lead_partition
 from streams.processing import BatchProcessor, BatchStats
@@ -68,6 +72,7 @@ class Worker:
     processor: BatchProcessor | None = None
     restored: bool = False  # state restored for the current assignment
     stalled: set[TP] = field(default_factory=set)
+    milestones: MilestonePoster | None = None
 
     @property
     def ready(self) -> bool:
@@ -89,7 +94,12 @@ ROCKSDB_OPTIONS = {
 }
 
 
-def create_worker(settings: Settings, funnel: Funnel, events_partitions: int) -> Worker:
+def create_worker(
+    settings: Settings,
+    funnel: Funnel,
+    events_partitions: int,
+    milestone_settings: MilestoneSettings | None = None,
+) -> Worker:
     """Assemble the app; `events_partitions` is the events topic's real partition count."""
     topics = plan(settings)
     stores.register()
@@ -124,6 +134,7 @@ def create_worker(settings: Settings, funnel: Funnel, events_partitions: int) ->
         events_copartitioned=events_partitions == settings.partitions,
         lease=Lease(session),
     )
+    worker.milestones = _milestone_poster(worker, milestone_settings or load_milestone_settings())
     worker.processor = BatchProcessor(
         topics=topics,
         vocabulary=funnel.vocabulary,
@@ -133,9 +144,31 @@ def create_worker(settings: Settings, funnel: Funnel, events_partitions: int) ->
         events_copartitioned=worker.events_copartitioned,
         observe_latency=worker.telemetry.ingest_latency.observe,
         source_label=funnel.source_label,
+        on_folded=worker.milestones.note_folded,
     )
     _wire(worker)
     return worker
+
+
+def _milestone_poster(worker: Worker, milestone_settings: MilestoneSettings) -> MilestonePoster:
+    def owned() -> dict[int, dict[str, Any]] | None:
+        # The same rule as for the sums: only a restored owner with a valid lease.
+        if not worker.ready:
+            return None
+        return {
+            partition: ledger.leads for partition, ledger in worker.ledgers.by_partition.items()
+        }
+
+    return MilestonePoster(
+        settings=milestone_settings,
+        rules=Milestones(worker.funnel),
+        app_id=worker.settings.app_id,
+        partitions=worker.settings.partitions,
+        owned=owned,
+        registry=worker.telemetry.registry,
+        instance=f"{socket.gethostname()}:{worker.settings.metrics_port}",
+        runbook_base=worker.settings.runbook_base_url,
+    )
 
 
 def units_of(worker: Worker, tps: set[TP]) -> set[Unit]:
@@ -247,6 +280,11 @@ def _wire(worker: Worker) -> None:
     async def commit_loop() -> None:
         await transactions.run()
 
+    @app.task
+    async def milestone_loop() -> None:
+        if worker.milestones is not None:
+            await worker.milestones.run()
+
     @app.timer(interval=2.0)
     async def watchdog() -> None:
         _watch(worker)
@@ -290,6 +328,8 @@ def _wire(worker: Worker) -> None:
     async def metrics(web: Any, request: Any) -> Any:
         _refresh_gauges(worker)
         families = worker.ledgers.families() if worker.ready else []
+        if worker.ready and worker.milestones is not None:
+            families.append(worker.milestones.family())
         body = render(families) + generate_latest(telemetry.registry)
         return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
 

@@ -73,6 +73,7 @@ class BatchProcessor:
         events_copartitioned: bool,
         observe_latency: Callable[[float], None] = lambda seconds: None,
         source_label: Callable[[str], str] = lambda source: source,
+        on_folded: Callable[[int, list[str]], None] = lambda partition, leads: None,
     ) -> None:
         self.topics = topics
         self.vocabulary = vocabulary
@@ -82,6 +83,7 @@ class BatchProcessor:
         self.copartitioned = events_copartitioned
         self._observe_latency = observe_latency
         self._source_label = source_label
+        self._on_folded = on_folded  # the milestone poster's index of leads to watch
         # A few producer-supplied sources counted under `other`, for /status.
         self.unlisted_sources: dict[str, int] = {}
 
@@ -166,6 +168,7 @@ class BatchProcessor:
                 raise RuntimeError(f"partition {partition} folded without an owner")
             result = ledger.apply(events)
             pending.dirty.update(result.touched)
+            self._on_folded(partition, result.touched)
             pending.processed.update(result.processed)
             pending.duplicates.update(result.duplicates)
 
