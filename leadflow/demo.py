@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import shutil
 import signal
@@ -28,7 +29,7 @@ import urllib.request
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,12 @@ DEMO_PROFILE = "ratio-skew"
 # work within a couple of minutes. Pipeline-health alerts keep their `for`: a fresh
 # Prometheus has no history yet, and a firing one would inhibit every business alert.
 DEMO_ALERT_FOR = "15s"
+# The history covers what live workers export (the current and previous month and
+# quarter) plus a warm-up: deals close weeks after their leads qualify, so the first
+# weeks of any history have qualified leads without their wins, and a previous quarter
+# that fell in them would breach every band on an artefact of the data.
+WARM_UP_DAYS = 60
+HISTORY_EVENTS_PER_DAY = 250
 DEMO_GROUP_WAIT = "5s"
 DEMO_GROUP_INTERVAL = "30s"
 
@@ -64,8 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--history-events",
         type=int,
-        default=30_000,
-        help="events of backfilled history (120 days ending now)",
+        default=None,
+        help=f"events of backfilled history (default {HISTORY_EVENTS_PER_DAY} a day, over "
+        f"the previous quarter, the current one and {WARM_UP_DAYS} days before them)",
     )
     parser.add_argument("--rate", type=float, default=20.0, help="live events per second")
     parser.add_argument(
@@ -155,6 +163,9 @@ def run(args: argparse.Namespace) -> int:
     from streams.topics import ensure_topics
 
     load_settings()  # bad LEADFLOW_* variables are reported before anything starts
+    if args.profile not in PROFILES:
+        raise SystemExit(f"demo: no profile {args.profile!r}; profiles: {', '.join(PROFILES)}")
+    profile = PROFILES[args.profile]
     workdir: Path = ensure_data_dir(args.workdir.resolve(), "--workdir")
     ports: list[int] = args.metrics_ports
     config = Path(os.environ.get("LEADFLOW_CONFIG", DEFAULT_CONFIG))
@@ -179,12 +190,7 @@ def run(args: argparse.Namespace) -> int:
         producer = KafkaProducer(linger_ms=20, **kafka_python_config(settings))
         stack.closers.append(producer.close)
 
-        profile = PROFILES[args.profile]
-        history = GeneratorSpec(seed=7, events=args.history_events, days=120, profiles=profile)
-        sent = _send(producer, settings.topic, generate_events(history))
-        print(f"demo: {sent:,} events of history (120 days) sent to {settings.topic}")
-        live = LiveSpec.after(history, rate=args.rate)
-
+        # Workers start up while the history is written: the two take about as long.
         for index, port in enumerate(ports):
             stack.spawn(
                 f"worker-{index + 1}",
@@ -196,11 +202,31 @@ def run(args: argparse.Namespace) -> int:
                     "LEADFLOW_DATA_DIR": str(workdir / f"worker-{index + 1}"),
                 },
             )
+        days = history_days(datetime.now(UTC))
+        history = GeneratorSpec(
+            seed=7,
+            events=round(HISTORY_EVENTS_PER_DAY * days)
+            if args.history_events is None
+            else args.history_events,
+            days=days,
+            profiles=profile,
+        )
+        sent = _send(producer, settings.topic, generate_events(history))
+        print(
+            f"demo: {sent:,} events of history ({days} days) sent to {settings.topic} "
+            f"({time.monotonic() - started:.1f}s since start)"
+        )
+        live = LiveSpec.after(history, rate=args.rate)
+
         urls = [f"http://127.0.0.1:{port}/metrics" for port in ports]
         _wait_ready(urls, stack)
         print(f"demo: {len(urls)} workers ready ({time.monotonic() - started:.1f}s since start)")
         for url in urls:
             print(f"      {url}")
+        # Rules evaluated on a half-folded history would alert on figures that are
+        # about to change; the demo's short waits would let them notify.
+        _wait_folded(urls, sent, stack)
+        print(f"demo: history folded ({time.monotonic() - started:.1f}s since start)")
 
         alerts = _start_observability(
             args, stack, workdir, ports, settings.runbook_base_url, started
@@ -228,6 +254,16 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
         print("demo: stopping", file=sys.stderr)
         stack.stop()
+
+
+def history_days(now: datetime) -> int:
+    """Days from `WARM_UP_DAYS` before the previous quarter's start (UTC) to `now`."""
+    quarter_start = now.replace(
+        month=3 * ((now.month - 1) // 3) + 1, day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+    previous = (quarter_start - timedelta(days=1)).replace(day=1)
+    previous = previous.replace(month=3 * ((previous.month - 1) // 3) + 1)
+    return math.ceil((now - previous) / timedelta(days=1)) + WARM_UP_DAYS
 
 
 def _ports(text: str) -> list[int]:
@@ -362,6 +398,36 @@ def _wait_ready(urls: list[str], stack: Stack, timeout: float = 120) -> None:
         time.sleep(0.5)
 
 
+def _folded(urls: list[str]) -> float:
+    """Events the workers have dealt with: folded, duplicate or dead-lettered."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    names = {
+        "leadflow_events_processed_total",
+        "leadflow_events_duplicate_total",
+        "leadflow_events_dead_lettered_total",
+    }
+    return sum(
+        sample.value
+        for url in urls
+        for family in text_string_to_metric_families(_get(url))
+        for sample in family.samples
+        if sample.name in names
+    )
+
+
+def _wait_folded(urls: list[str], events: int, stack: Stack, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while _folded(urls) < events:
+        for name, process in stack.processes:
+            if process.poll() is not None:
+                raise SystemExit(f"demo: {name} exited with {process.returncode}; see its log")
+        if time.monotonic() > deadline:
+            print(f"demo: the history is not folded after {timeout:.0f}s; going on")
+            return
+        time.sleep(0.5)
+
+
 def _get(url: str) -> str:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
@@ -408,7 +474,7 @@ def _start_observability(
         stack.closers.append(server.shutdown)
         policy = workdir / "alertmanager.yml"
         policy.write_text(demo_alertmanager_config(args.webhook_port))
-        stack.spawn(
+        manager = stack.spawn(
             "alertmanager",
             [
                 alertmanager,
@@ -419,6 +485,7 @@ def _start_observability(
             ],
             workdir / "alertmanager.log",
         )
+        _wait_up("alertmanager", args.alertmanager_port, manager, workdir / "alertmanager.log")
     config = workdir / "prometheus.yml"
     config.write_text(
         json.dumps(
@@ -446,7 +513,7 @@ def _start_observability(
             indent=2,
         )
     )
-    stack.spawn(
+    prometheus_process = stack.spawn(
         "prometheus",
         [
             prometheus,
@@ -456,6 +523,7 @@ def _start_observability(
         ],
         workdir / "prometheus.log",
     )
+    _wait_up("prometheus", args.prometheus_port, prometheus_process, workdir / "prometheus.log")
     print(f"demo: Prometheus   http://127.0.0.1:{args.prometheus_port}/alerts")
     if alertmanager:
         print(
@@ -508,6 +576,20 @@ def demo_alertmanager_config(webhook_port: int) -> str:
         str(ALERTMANAGER_CONFIG.parent / pattern) for pattern in document.get("templates", [])
     ]
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+
+
+def _wait_up(
+    name: str, port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 60
+) -> None:
+    """Until `name` answers on /-/ready: a port taken since the check at start, or a bad
+    config, stops the demo with the log to read instead of a demo that never alerts."""
+    deadline = time.monotonic() + timeout
+    while not _get(f"http://127.0.0.1:{port}/-/ready"):
+        if process.poll() is not None:
+            raise SystemExit(f"demo: {name} exited with {process.returncode}; see {log}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"demo: {name} not ready after {timeout:.0f}s; see {log}")
+        time.sleep(0.3)
 
 
 def _webhook(port: int, alerts: AlertLog) -> ThreadingHTTPServer:

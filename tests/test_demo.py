@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,10 @@ from leadflow.demo import (
     DEMO_ALERT_FOR,
     DEMO_GROUP_INTERVAL,
     DEMO_GROUP_WAIT,
+    WARM_UP_DAYS,
     demo_alertmanager_config,
     demo_rules,
+    history_days,
 )
 from tests.streaming import Deployment, free_port
 
@@ -126,6 +129,30 @@ def test_the_demo_keeps_the_recording_rules_as_shipped(tmp_path: Path) -> None:
     demo_rules(tmp_path, "https://leadflow.dev/docs/runbooks")
     recording = "leadflow-recording.yml"
     assert (tmp_path / recording).read_text() == (RULES / recording).read_text()
+
+
+# --------------------------------------------------------------------- history
+
+
+@pytest.mark.parametrize(
+    ("now", "previous_quarter"),
+    [
+        ("2026-11-30T13:07:00", "2026-07-01"),
+        ("2026-12-31T23:59:00", "2026-07-01"),
+        ("2026-10-01T00:30:00", "2026-07-01"),
+        ("2027-01-02T08:00:00", "2026-10-01"),
+        ("2026-05-15T12:00:00", "2026-01-01"),
+    ],
+)
+def test_the_history_starts_a_warm_up_before_the_previous_quarter(
+    now: str, previous_quarter: str
+) -> None:
+    # Live workers export the current and previous month and quarter; deals close weeks
+    # after their leads qualify, so those periods must not be the history's first weeks.
+    moment = datetime.fromisoformat(now).replace(tzinfo=UTC)
+    quarter = datetime.fromisoformat(previous_quarter).replace(tzinfo=UTC)
+    start = moment - timedelta(days=history_days(moment))
+    assert quarter - timedelta(days=WARM_UP_DAYS + 1) < start <= quarter - timedelta(days=60)
 
 
 # --------------------------------------------------------------------- the demo itself
