@@ -203,6 +203,7 @@ def test_the_demo_prints_a_real_notification_within_two_minutes(
         demo.wait(timeout=90)
         reader.join(timeout=10)
     output = "".join(lines)
+    (tmp_path / "demo.out").write_text(output)  # kept with the test's directory, to read
     after = [int(m["after"]) for line in lines if (m := NOTIFICATION.match(line))]
     assert after, output
     assert after[0] <= 120, output
