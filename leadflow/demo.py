@@ -216,7 +216,12 @@ def run(args: argparse.Namespace) -> int:
             f"demo: {sent:,} events of history ({days} days) sent to {settings.topic} "
             f"({time.monotonic() - started:.1f}s since start)"
         )
-        live = LiveSpec.after(history, rate=args.rate)
+        # Without a history there are no open deals to close: the feed starts empty.
+        live = (
+            LiveSpec.after(history, rate=args.rate)
+            if sent
+            else LiveSpec(rate=args.rate, profiles=profile)
+        )
 
         urls = [f"http://127.0.0.1:{port}/metrics" for port in ports]
         _wait_ready(urls, stack)
