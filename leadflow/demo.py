@@ -52,14 +52,14 @@ DEMO_PROFILE = "ratio-skew"
 # work within a couple of minutes. Pipeline-health alerts keep their `for`: a fresh
 # Prometheus has no history yet, and a firing one would inhibit every business alert.
 DEMO_ALERT_FOR = "15s"
+DEMO_GROUP_WAIT = "5s"
+DEMO_GROUP_INTERVAL = "30s"
 # The history covers what live workers export (the current and previous month and
 # quarter) plus a warm-up: deals close weeks after their leads qualify, so the first
 # weeks of any history have qualified leads without their wins, and a previous quarter
 # that fell in them would breach every band on an artefact of the data.
 WARM_UP_DAYS = 60
 HISTORY_EVENTS_PER_DAY = 250
-DEMO_GROUP_WAIT = "5s"
-DEMO_GROUP_INTERVAL = "30s"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
