@@ -7,6 +7,7 @@ and one runs the demo itself against the test broker.
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import signal
@@ -26,11 +27,14 @@ from leadflow.demo import (
     DEMO_ALERT_FOR,
     DEMO_GROUP_INTERVAL,
     DEMO_GROUP_WAIT,
+    DEMO_PROFILE,
+    HISTORY_EVENTS_PER_DAY,
     WARM_UP_DAYS,
     demo_alertmanager_config,
     demo_rules,
     history_days,
 )
+from leadflow.generate import PROFILES, GeneratorSpec, generate_events
 from tests.streaming import Deployment, free_port
 
 RULES = Path(__file__).resolve().parents[1] / "dashboards" / "prometheus" / "rules"
@@ -153,6 +157,46 @@ def test_the_history_starts_a_warm_up_before_the_previous_quarter(
     quarter = datetime.fromisoformat(previous_quarter).replace(tzinfo=UTC)
     start = moment - timedelta(days=history_days(moment))
     assert quarter - timedelta(days=WARM_UP_DAYS + 1) < start <= quarter - timedelta(days=60)
+
+
+def wilson_upper(won: int, qualified: int, z: float = 1.645) -> float:
+    """Upper end of the 90 % Wilson score interval for won / qualified."""
+    p = won / qualified
+    centre = p + z * z / (2 * qualified)
+    spread = z * math.sqrt(p * (1 - p) / qualified + z * z / (4 * qualified * qualified))
+    return (centre + spread) / (1 + z * z / qualified)
+
+
+@pytest.mark.parametrize("now", ["2026-11-30T13:00:00", "2027-01-15T09:00:00"])
+def test_the_demo_history_breaches_the_band_for_paid_search_over_the_previous_quarter(
+    now: str,
+) -> None:
+    # The planted breach the demo's first notification is about, with evidence: even
+    # the low end of the ratio's 90 % interval is above the 4-6 band.
+    end = datetime.fromisoformat(now).replace(tzinfo=UTC)
+    days = history_days(end)
+    spec = GeneratorSpec(
+        seed=7,
+        events=HISTORY_EVENTS_PER_DAY * days,
+        days=days,
+        end=end,
+        profiles=PROFILES[DEMO_PROFILE],
+    )
+    this_quarter = end.replace(month=3 * ((end.month - 1) // 3) + 1, day=1, hour=0, minute=0)
+    last_quarter = (this_quarter - timedelta(days=1)).replace(day=1)
+    last_quarter = last_quarter.replace(month=3 * ((last_quarter.month - 1) // 3) + 1)
+    sources: dict[str, str] = {}
+    qualified = won = 0
+    for event in generate_events(spec):
+        if event["type"] == "lead.created":
+            sources[event["lead_id"]] = event["source"]
+        at = datetime.fromisoformat(event["occurred_at"])
+        if sources.get(event["lead_id"]) == "paid_search" and last_quarter <= at < this_quarter:
+            qualified += event["type"] == "lead.sql"
+            won += event["type"] == "deal.won"
+    assert qualified >= 100
+    assert qualified / won > 12
+    assert 1 / wilson_upper(won, qualified) > 6
 
 
 # --------------------------------------------------------------------- the demo itself
