@@ -331,18 +331,46 @@ class GeneratorSpec:
 
 @dataclass(frozen=True, slots=True)
 class LiveSpec:
-    """A live feed: leads are created now and progress `speedup` times faster than real."""
+    """A live feed: leads are created now and progress `speedup` times faster than real.
+
+    With `continues`, the feed also finishes that history's open leads: each step the
+    history left after its `end` happens `speedup` times sooner, counted from the feed's
+    start. Without it, a fresh feed only creates leads, and their deals close about
+    `30 days / speedup` later: until then qualified leads pile up with no wins.
+    """
 
     seed: int = 1
     rate: float = 50.0  # events per second, approximate once the funnel is warm
     speedup: float = 3600.0  # funnel seconds per real second: 3600 = one hour per second
     profiles: tuple[SourceProfile, ...] = DEFAULT_SOURCES
     limit: int | None = None  # stop after this many events; None runs forever
+    continues: GeneratorSpec | None = None  # the history whose open leads the feed finishes
 
     def __post_init__(self) -> None:
         if self.rate <= 0 or self.speedup <= 0:
             raise ValueError("rate and speedup must be > 0")
         _check_profiles(self.profiles)
+
+    @classmethod
+    def after(cls, history: GeneratorSpec, rate: float, seed: int = 1) -> LiveSpec:
+        """A feed of `rate` events/s that goes on where `history` ends, at its pace.
+
+        The speedup makes the feed create leads as densely (per funnel hour) as the
+        history did, so the history's deals closing in the feed and the feed's own new
+        leads add up to the same steady funnel: every ratio keeps the level the
+        history set, instead of drifting while the feed's first deals are still open.
+        """
+        history_leads_per_second = lead_count(history) / (history.days * _DAY_MS / 1000)
+        if history_leads_per_second <= 0:
+            raise ValueError("the history has no leads to continue")
+        live_leads_per_second = rate / mean_events_per_lead(history.profiles, seed)
+        return cls(
+            seed=seed,
+            rate=rate,
+            speedup=live_leads_per_second / history_leads_per_second,
+            profiles=history.profiles,
+            continues=history,
+        )
 
 
 def _check_profiles(profiles: tuple[SourceProfile, ...]) -> None:
@@ -663,7 +691,8 @@ def lead_count(spec: GeneratorSpec) -> int:
     return max(1, round(target / _estimate_events_per_lead(spec))) if target else 0
 
 
-def _sorted_events(spec: GeneratorSpec) -> Iterator[Event]:
+def _planned_leads(spec: GeneratorSpec) -> Iterator[_Lead]:
+    """Every lead of `spec` with its whole plan, steps after `end` included, in creation order."""
     rng = random.Random(spec.seed)
     ids = _LeadIds(rng)
     planner = _Planner(rng, spec.profiles, 1.0)
@@ -671,14 +700,20 @@ def _sorted_events(spec: GeneratorSpec) -> Iterator[Event]:
     span = int(spec.days * _DAY_MS)
     start = end - span
     n = lead_count(spec)
+    for i in range(n):
+        # Stratified creation times: exactly n leads, spread over the span, in time order.
+        t0 = start + int((i + rng.random()) * span / n)
+        yield planner.plan(ids(i), t0)
+
+
+def _sorted_events(spec: GeneratorSpec) -> Iterator[Event]:
+    end = _to_ms(spec.end)
     # (time, tie-breaker, lead, step index): one entry per lead in flight, so memory
     # follows the leads not yet finished, not the size of the output.
     heap: list[tuple[int, int, _Lead, int]] = []
     seq = itertools.count()
-    for i in range(n):
-        # Stratified creation times: exactly n leads, spread over the span, in time order.
-        t0 = start + int((i + rng.random()) * span / n)
-        lead = planner.plan(ids(i), t0)
+    for lead in _planned_leads(spec):
+        t0 = lead.t0
         # Steps after `end` have not happened yet: the lead stays open.
         lead.steps = [s for s in lead.steps if t0 + s[0] <= end]
         while heap and heap[0][0] <= t0:
@@ -808,6 +843,27 @@ def _clock_ms(seconds: float) -> int:
     return ms - 1 if ms / 1000 > seconds else ms
 
 
+def open_leads(history: GeneratorSpec, origin_ms: int, speedup: float) -> Iterator[_Lead]:
+    """The leads `history` left open, their remaining steps moved onto a faster clock.
+
+    A step `d` after the history's end happens at `origin_ms + d / speedup`; steps keep
+    their order (at least 1 ms apart, as in every plan). Ids, source and time zone stay:
+    these are the same leads, which the history created.
+    """
+    end = _to_ms(history.end)
+    for lead in _planned_leads(history):
+        remaining = [step for step in lead.steps if lead.t0 + step[0] > end]
+        if not remaining:
+            continue
+        steps: list[Step] = []
+        previous = -1
+        for offset, etype, event_id, extra in remaining:
+            moved = max(previous + 1, int((lead.t0 + offset - end) / speedup))
+            steps.append((moved, etype, event_id, extra))
+            previous = moved
+        yield _Lead(lead.lead_id, origin_ms, steps, lead.tz, lead.use_z, lead.with_schema_version)
+
+
 def live_events(
     spec: LiveSpec,
     *,
@@ -824,11 +880,17 @@ def live_events(
     planner = _Planner(rng, spec.profiles, 1.0 / spec.speedup)
     # Lead arrivals are a Poisson process sized so that the warm funnel yields `rate`.
     leads_per_second = spec.rate / mean_events_per_lead(spec.profiles, spec.seed)
-    heap: list[tuple[int, int, _Lead, int]] = []
     seq = itertools.count()
     # Whole milliseconds throughout: every wait is >= 1 ms, so a coarse or fake clock
     # always moves forward instead of spinning on float rounding.
     next_lead = _clock_ms(clock())
+    heap: list[tuple[int, int, _Lead, int]] = []
+    if spec.continues is not None:
+        heap = [
+            (lead.t0 + lead.steps[0][0], next(seq), lead, 0)
+            for lead in open_leads(spec.continues, next_lead, spec.speedup)
+        ]
+        heapq.heapify(heap)
     emitted = 0
     created = 0
     while spec.limit is None or emitted < spec.limit:

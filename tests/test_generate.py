@@ -7,6 +7,8 @@ import io
 import itertools
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -23,8 +25,10 @@ from leadflow.generate import (
     LOSS_REASONS,
     PROFILES,
     REJECTION_REASONS,
+    Event,
     GeneratorSpec,
     LiveSpec,
+    SourceProfile,
     generate_events,
     iter_lines,
     live_events,
@@ -444,3 +448,118 @@ def test_cli_refuses_an_end_in_the_future(tmp_path: Any, capsys: Any) -> None:
 def test_cli_rejects_an_end_without_offset() -> None:
     with pytest.raises(SystemExit):
         parse("--end", "2026-03-01T00:00:00")
+
+
+# --------------------------------------------------------------------------- live after a history
+
+HISTORY = GeneratorSpec(seed=7, events=30_000, days=120, end=datetime(2026, 11, 20, 12, tzinfo=UTC))
+FEED_START = HISTORY.end.timestamp() + 40  # the demo starts its feed a little after the history
+
+
+@cache
+def history_events() -> tuple[Event, ...]:
+    return tuple(generate_events(HISTORY))
+
+
+def feed_minutes(spec: LiveSpec, minutes: int) -> list[tuple[float, Event]]:
+    """(seconds since the feed started, event) for the first `minutes` of a feed."""
+    clock = FakeClock(FEED_START)
+    timed = []
+    for event in live_events(spec, clock=clock.time, sleep=clock.sleep):
+        if clock.now - FEED_START > minutes * 60:
+            break
+        timed.append((clock.now - FEED_START, event))
+    return timed
+
+
+def month_ratio(events: Iterable[Event], month: str = "2026-11") -> float:
+    """Qualified (sql) entries per won deal among `events` that occurred in `month` (UTC)."""
+    counts = Counter(
+        event["type"]
+        for event in events
+        if datetime.fromisoformat(event["occurred_at"]).astimezone(UTC).strftime("%Y-%m") == month
+    )
+    return counts["lead.sql"] / counts["deal.won"]
+
+
+def test_a_feed_after_a_history_closes_deals_won_and_lost_in_its_first_minute() -> None:
+    first_minute = Counter(e["type"] for _, e in feed_minutes(LiveSpec.after(HISTORY, 20.0), 1))
+    assert first_minute["deal.won"] >= 5
+    assert first_minute["deal.lost"] >= 10
+
+
+def test_a_feed_after_a_history_keeps_the_months_qualified_to_won_ratio() -> None:
+    history = history_events()
+    before = month_ratio(history)
+    timed = feed_minutes(LiveSpec.after(HISTORY, 20.0), 5)
+    for minute in range(1, 6):
+        so_far = [event for seconds, event in timed if seconds <= minute * 60]
+        assert month_ratio([*history, *so_far]) == pytest.approx(before, rel=0.1), minute
+
+
+def test_a_fresh_feed_piles_up_qualified_leads_without_wins() -> None:
+    # Why the demo continues its history: a feed that starts empty closes its first
+    # deals only when they reach the end of the funnel, weeks of funnel time later.
+    history = history_events()
+    timed = feed_minutes(LiveSpec(rate=20.0, speedup=3600.0), 4)
+    assert not any(event["type"] == "deal.won" for _, event in timed)
+    assert month_ratio([*history, *(e for _, e in timed)]) > 1.3 * month_ratio(history)
+
+
+def expected_win_rate(profiles: tuple[SourceProfile, ...]) -> float:
+    """won / (won + lost) that the profiles' probabilities imply."""
+    won = lost = 0.0
+    for p in profiles:
+        opportunities = p.weight * (p.p_direct_sql + p.p_mql * p.p_sql) * p.p_opportunity
+        won += opportunities * p.p_won
+        lost += opportunities * p.p_lost
+    return won / (won + lost)
+
+
+@pytest.mark.parametrize("profile", ["default", "ratio-skew"])
+def test_a_feed_after_a_history_closes_won_and_lost_in_the_profiles_proportion(
+    profile: str,
+) -> None:
+    history = replace(HISTORY, profiles=PROFILES[profile])
+    closed = Counter(
+        e["type"]
+        for _, e in feed_minutes(LiveSpec.after(history, 20.0), 10)
+        if e["type"] in ("deal.won", "deal.lost")
+    )
+    assert closed.total() > 150
+    win_rate = closed["deal.won"] / closed.total()
+    assert win_rate == pytest.approx(expected_win_rate(PROFILES[profile]), abs=0.05)
+
+
+def test_every_lead_of_a_feed_after_a_history_was_created_before_its_other_events() -> None:
+    # A lead whose lead.created was never sent would count under source `unknown`.
+    created = {e["lead_id"] for e in history_events() if e["type"] == "lead.created"}
+    for _, event in feed_minutes(LiveSpec.after(HISTORY, 20.0), 5):
+        if event["type"] == "lead.created":
+            created.add(event["lead_id"])
+        assert event["lead_id"] in created, event
+
+
+def test_a_feed_after_a_history_sends_none_of_the_historys_events_again() -> None:
+    sent = {e["event_id"] for e in history_events()}
+    feed = [e["event_id"] for _, e in feed_minutes(LiveSpec.after(HISTORY, 20.0), 5)]
+    assert sent.isdisjoint(feed)
+    assert len(set(feed)) == len(feed)
+
+
+def test_a_feed_after_a_history_is_never_ahead_of_the_clock() -> None:
+    clock = FakeClock(FEED_START)
+    spec = replace(LiveSpec.after(HISTORY, 20.0), limit=5_000)
+    for event in live_events(spec, clock=clock.time, sleep=clock.sleep):
+        occurred = datetime.fromisoformat(event["occurred_at"]).timestamp()
+        assert occurred <= clock.now
+        assert contract_problem(event, datetime.fromtimestamp(clock.now, UTC)) is None
+
+
+def test_a_feed_after_a_history_creates_leads_as_densely_per_funnel_day() -> None:
+    spec = LiveSpec.after(HISTORY, 20.0)
+    timed = feed_minutes(spec, 10)
+    new_leads = sum(1 for _, e in timed if e["type"] == "lead.created")
+    funnel_days = 10 * 60 * spec.speedup / 86_400
+    history_leads = sum(1 for e in history_events() if e["type"] == "lead.created")
+    assert new_leads / funnel_days == pytest.approx(history_leads / HISTORY.days, rel=0.1)
