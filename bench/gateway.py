@@ -70,7 +70,7 @@ class Result:
 
 
 def bodies(batch: int, count: int, seed: int) -> Iterator[bytes]:
-    from leadflow.generate import GeneratorSpec, generate_events
+    from devtools.generate import GeneratorSpec, generate_events
 
     events = [orjson.dumps(e) for e in generate_events(GeneratorSpec(seed=seed, events=count))]
     for start in range(0, len(events) - batch + 1, batch):
@@ -212,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "gateway")
     args = parser.parse_args(argv)
 
+    from devtools.broker import LocalKafka
     from gateway.tokens import new_token
-    from leadflow.broker import LocalKafka
     from leadflow.settings import Settings
     from streams.topics import ensure_topics
 

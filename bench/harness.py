@@ -146,7 +146,7 @@ def leadflow_env(ctx: Context, names: Names, **extra: str) -> dict[str, str]:
 
 
 def free_port() -> int:
-    from leadflow.broker import free_port as broker_free_port
+    from devtools.broker import free_port as broker_free_port
 
     return broker_free_port()
 

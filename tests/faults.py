@@ -37,11 +37,11 @@ from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
+from devtools.broker import LocalKafka, free_port
+from devtools.generate import GeneratorSpec, generate_events, write_events
 from events import Rejection, decode, now_micros
 from events.batch import split_batch
-from leadflow.broker import LocalKafka, free_port
 from leadflow.config import load_funnel
-from leadflow.generate import GeneratorSpec, generate_events, write_events
 from leadflow.produce import Sender, lines
 from leadflow.replay import replay_lines
 from leadflow.settings import Settings

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer
 
+from devtools.generate import GeneratorSpec, generate_events, write_events
 from events.batch import split_batch
-from leadflow.generate import GeneratorSpec, generate_events, write_events
 from streams import deadletter, processing
 from tests.streaming import Deployment, converge, counter, eventually
 

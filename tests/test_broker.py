@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from leadflow.broker import random_cluster_id, render_server_properties
+from devtools.broker import random_cluster_id, render_server_properties
 
 
 def _parse(text: str) -> dict[str, str]:

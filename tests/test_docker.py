@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from leadflow.broker import kafka_version
+from devtools.broker import kafka_version
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from leadflow.generate import PROFILES, GeneratorSpec, generate_events, write_events
+from devtools.generate import PROFILES, GeneratorSpec, generate_events, write_events
 from tests.prometheus_harness import TEMPLATE_VALUES, query, running, substitute
 from tests.streaming import Deployment, converge, free_port
 

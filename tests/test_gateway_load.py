@@ -18,7 +18,7 @@ import aiohttp
 import orjson
 import pytest
 
-from leadflow.generate import GeneratorSpec, generate_events
+from devtools.generate import GeneratorSpec, generate_events
 from leadflow.settings import Settings
 from streams.topics import ensure_topics
 from tests.gateway_support import GatewayProcess, make_tokens, read_topic

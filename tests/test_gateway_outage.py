@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from leadflow.broker import LocalKafka
+from devtools.broker import LocalKafka
 from tests.gateway_support import GatewayProcess, Reply, make_tokens, read_topic
 from tests.test_gateway import created, mql, new_topic
 

@@ -16,9 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from events import EventType
-from leadflow.cli import main
-from leadflow.generate import (
+from devtools.generate import (
     BAD_LINE_KINDS,
     LOSS_REASONS,
     PROFILES,
@@ -31,6 +29,8 @@ from leadflow.generate import (
     register,
     write_events,
 )
+from events import EventType
+from leadflow.cli import main
 
 END = datetime(2026, 3, 1, tzinfo=UTC)
 TYPES = {str(kind) for kind in EventType}

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from leadflow.broker import LocalKafka, SaslSslListener, render_server_properties
-from leadflow.generate import GeneratorSpec, generate_events, write_events
+from devtools.broker import LocalKafka, SaslSslListener, render_server_properties
+from devtools.generate import GeneratorSpec, generate_events, write_events
 from tests.gateway_support import GatewayProcess, make_tokens
 from tests.streaming import ROOT, Deployment, converge, free_port
 from tests.tls_support import ServerCertificates, issue, untrusted_ca

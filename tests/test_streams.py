@@ -11,7 +11,7 @@ import orjson
 import pytest
 from kafka import KafkaConsumer
 
-from leadflow.generate import GeneratorSpec, generate_events, write_events
+from devtools.generate import GeneratorSpec, generate_events, write_events
 from streams import deadletter
 from tests.streaming import Deployment, converge, counter, eventually, summed
 

@@ -285,13 +285,13 @@ def render_server_properties(
         **(sasl_ssl.properties() if sasl_ssl is not None else {}),
     }
     lines = [f"{key}={value}" for key, value in settings.items()]
-    return "# Written by leadflow.broker; regenerated on every start.\n" + "\n".join(lines) + "\n"
+    return "# Written by devtools.broker; regenerated on every start.\n" + "\n".join(lines) + "\n"
 
 
 def render_log4j2_properties(log_file: Path) -> str:
     """log4j 2 config sending the broker's log to a size-rolled file instead of the terminal."""
     return f"""\
-# Written by leadflow.broker; regenerated on every start.
+# Written by devtools.broker; regenerated on every start.
 status = warn
 # Kafka logs its own shutdown from a JVM shutdown hook; log4j's hook would close the file
 # first and lose exactly the lines that explain a slow or failed stop.

@@ -117,15 +117,15 @@ class Stack:
 def run(args: argparse.Namespace) -> int:
     from kafka import KafkaProducer
 
-    from leadflow.broker import LocalKafka
-    from leadflow.config import load_funnel
-    from leadflow.generate import (
+    from devtools.broker import LocalKafka
+    from devtools.generate import (
         PROFILES,
         GeneratorSpec,
         LiveSpec,
         generate_events,
         live_events,
     )
+    from leadflow.config import load_funnel
     from leadflow.settings import load_settings
     from leadflow.workdirs import ensure_data_dir
     from streams.security import kafka_python_config
