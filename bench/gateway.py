@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from devtools.broker import LocalKafka
     from gateway.tokens import new_token
-    from leadflow.settings import Settings
+    from streams.settings import WorkerSettings
     from streams.topics import ensure_topics
 
     plan = runs(args.quick)
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             broker = stack.enter_context(LocalKafka())
             bootstrap = broker.bootstrap
         topic = f"bench-gateway-{int(time.time())}"
-        ensure_topics(Settings(kafka_bootstrap=bootstrap, topic=topic, app_id=topic))
+        ensure_topics(WorkerSettings(kafka_bootstrap=bootstrap, topic=topic, app_id=topic))
         token = new_token()
         gateway = start_gateway(bootstrap, topic, workdir, token)
         stack.callback(gateway.wait, 30)

@@ -575,10 +575,10 @@ def create_topics(ctx: Context, names: Names) -> dict[str, int]:
     Producing into a topic Kafka auto-creates would work too, but this way the partition
     count is the worker's plan and not the broker default.
     """
-    from leadflow.settings import Settings
+    from streams.settings import WorkerSettings
     from streams.topics import ensure_topics
 
-    settings = Settings(
+    settings = WorkerSettings(
         kafka_bootstrap=ctx.bootstrap,
         app_id=names.app_id,
         topic=names.topic,

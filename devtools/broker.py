@@ -37,7 +37,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 
 from leadflow.errors import UserError
-from leadflow.paths import user_data_dir
+from streams.paths import user_data_dir
 
 POM_PATH = Path(__file__).with_name("kafka-pom.xml")
 _POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}

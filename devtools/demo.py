@@ -126,12 +126,15 @@ def run(args: argparse.Namespace) -> int:
         live_events,
     )
     from leadflow.config import load_funnel
+    from leadflow.rules import RulesSettings
     from leadflow.settings import load_settings
     from leadflow.workdirs import ensure_data_dir
     from streams.security import kafka_python_config
     from streams.topics import ensure_topics
 
-    load_settings()  # bad LEADFLOW_* variables are reported before anything starts
+    # Bad LEADFLOW_* variables are reported before anything starts.
+    load_settings()
+    runbook_base_url = load_settings(RulesSettings).runbook_base_url
     workdir: Path = ensure_data_dir(args.workdir.resolve(), "--workdir")
     ports: list[int] = args.metrics_ports
     config = Path(os.environ.get("LEADFLOW_CONFIG", DEFAULT_CONFIG))
@@ -178,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
         for url in urls:
             print(f"      {url}")
 
-        alerts = _start_observability(args, stack, workdir, ports, settings.runbook_base_url)
+        alerts = _start_observability(args, stack, workdir, ports, runbook_base_url)
         gateway = _start_gateway(args, stack, workdir, env)
 
         feed = threading.Thread(

@@ -31,7 +31,6 @@ from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from events import now_micros
-from leadflow.settings import Settings, StoreKind
 from projections import Funnel
 from projections.exposition import render
 from streams import faust_adapter, stores
@@ -42,6 +41,7 @@ from streams.partitioning import lead_partition
 from streams.processing import BatchProcessor, BatchStats
 from streams.progress import Progress
 from streams.security import faust_credentials
+from streams.settings import StoreKind, WorkerSettings
 from streams.telemetry import Telemetry
 from streams.topics import TopicPlan, plan
 from streams.transactions import Committed, Transactions
@@ -55,7 +55,7 @@ class Worker:
     """Everything one worker process runs; built by `create_worker`."""
 
     app: faust.App
-    settings: Settings
+    settings: WorkerSettings
     funnel: Funnel
     topics: TopicPlan
     ledgers: PartitionLedgers
@@ -89,7 +89,7 @@ ROCKSDB_OPTIONS = {
 }
 
 
-def create_worker(settings: Settings, funnel: Funnel, events_partitions: int) -> Worker:
+def create_worker(settings: WorkerSettings, funnel: Funnel, events_partitions: int) -> Worker:
     """Assemble the app; `events_partitions` is the events topic's real partition count."""
     topics = plan(settings)
     stores.register()

@@ -15,8 +15,8 @@ from pydantic import TypeAdapter
 from gateway.openapi import openapi_document
 from gateway.publisher import TOKEN_HEADER
 from gateway.responses import ErrorResponse, EventsResponse
-from leadflow.settings import Settings
 from streams.partitioning import lead_partition
+from streams.settings import WorkerSettings
 from streams.topics import ensure_topics
 from tests.gateway_support import GatewayProcess, Record, make_tokens, read_topic
 from tests.tls_support import issue
@@ -45,7 +45,7 @@ def new_topic(bootstrap: str) -> str:
     name = f"gw{uuid.uuid4().hex[:10]}"
     topic = f"{name}-events"
     ensure_topics(
-        Settings(kafka_bootstrap=bootstrap, topic=topic, dlq_topic=f"{name}-dlq", app_id=name)
+        WorkerSettings(kafka_bootstrap=bootstrap, topic=topic, dlq_topic=f"{name}-dlq", app_id=name)
     )
     return topic
 

@@ -19,7 +19,7 @@ import orjson
 import pytest
 
 from devtools.generate import GeneratorSpec, generate_events
-from leadflow.settings import Settings
+from streams.settings import WorkerSettings
 from streams.topics import ensure_topics
 from tests.gateway_support import GatewayProcess, make_tokens, read_topic
 from tests.streaming import Deployment, converge, eventually
@@ -63,7 +63,7 @@ async def load(url: str, token: str, pool: list[bytes]) -> list[tuple[int, list[
 def test_fifty_clients_every_acknowledged_event_in_kafka_once_and_workers_equal_replay(
     deployment: Deployment, tmp_path: Path
 ) -> None:
-    settings = Settings(
+    settings = WorkerSettings(
         kafka_bootstrap=deployment.bootstrap,
         topic=deployment.topic,
         dlq_topic=deployment.dlq_topic,

@@ -9,10 +9,10 @@ from typing import Any, NamedTuple
 import pytest
 from faust.types import TP
 
-from leadflow.settings import Settings
 from projections import Funnel
 from streams import stores
 from streams.app import create_worker
+from streams.settings import WorkerSettings
 from streams.stores import LeadMemoryStore
 
 
@@ -22,7 +22,7 @@ class Record(NamedTuple):
 
 
 def _store(tmp_path: Path) -> tuple[LeadMemoryStore, str]:
-    worker = create_worker(Settings(app_id="store-test", data_dir=tmp_path), Funnel(), 6)
+    worker = create_worker(WorkerSettings(app_id="store-test", data_dir=tmp_path), Funnel(), 6)
     table = worker.app.tables["leads"]
     store = table.data
     assert isinstance(store, LeadMemoryStore)

@@ -20,8 +20,8 @@ from aiokafka.errors import (
     UnsupportedSaslMechanismError,
 )
 
-from leadflow.kafka_clients import aiokafka_security
-from leadflow.settings import SecurityProtocol, Settings
+from streams.kafka_clients import aiokafka_security
+from streams.settings import KafkaSettings, SecurityProtocol
 
 _TLS = (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL)
 
@@ -39,7 +39,7 @@ class Diagnosis:
         return self.reason
 
 
-async def diagnose(settings: Settings, timeout: float = 10.0) -> Diagnosis | None:
+async def diagnose(settings: KafkaSettings, timeout: float = 10.0) -> Diagnosis | None:
     """None if a bootstrap server accepts a connection with the settings; else why none does."""
     servers = [server.strip() for server in settings.kafka_bootstrap.split(",")]
     reasons = []
@@ -66,7 +66,7 @@ async def diagnose(settings: Settings, timeout: float = 10.0) -> Diagnosis | Non
     return Diagnosis("; ".join(reasons), misconfigured)
 
 
-def diagnose_now(settings: Settings, timeout: float = 10.0) -> Diagnosis | None:
+def diagnose_now(settings: KafkaSettings, timeout: float = 10.0) -> Diagnosis | None:
     """`diagnose` for synchronous callers (the command-line tools)."""
     try:
         asyncio.get_running_loop()
@@ -75,7 +75,7 @@ def diagnose_now(settings: Settings, timeout: float = 10.0) -> Diagnosis | None:
     return None  # inside a running loop the caller must await diagnose() itself
 
 
-def _is_configuration(error: BaseException, settings: Settings) -> bool:
+def _is_configuration(error: BaseException, settings: KafkaSettings) -> bool:
     if isinstance(error, SaslAuthenticationFailed | UnsupportedSaslMechanismError | ssl.SSLError):
         return True
     # A listener that drops a handshake it does not speak, either way round.
@@ -84,7 +84,7 @@ def _is_configuration(error: BaseException, settings: Settings) -> bool:
     return isinstance(error, ConnectionResetError) and settings.security_protocol in _TLS
 
 
-def explain(error: BaseException, settings: Settings, timeout: float) -> str:
+def explain(error: BaseException, settings: KafkaSettings, timeout: float) -> str:
     protocol = settings.security_protocol
     if isinstance(error, SaslAuthenticationFailed):
         return (

@@ -9,13 +9,19 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from leadflow.errors import UserError
-from leadflow.settings import SecurityProtocol, Settings
+from streams.settings import KafkaSettings, SecurityProtocol
 
 _SASL = (SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL)
 
 
-def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+class KafkaSecurityError(ValueError):
+    """A TLS file that exists but holds no usable certificate; the message names its variable.
+
+    The command line reports it as one line, like any other bad setting.
+    """
+
+
+def ssl_context(settings: KafkaSettings) -> ssl.SSLContext | None:
     """The TLS context of an SSL or SASL_SSL connection; None for plaintext ones."""
     if settings.security_protocol not in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL):
         return None
@@ -24,7 +30,7 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
             cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None
         )
     except ssl.SSLError as error:
-        raise UserError(
+        raise KafkaSecurityError(
             f"LEADFLOW_SSL_CAFILE={str(settings.ssl_cafile)!r}: no CA certificate in it "
             f"({error.reason or error})"
         ) from error
@@ -35,14 +41,14 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
                 str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
             )
         except ssl.SSLError as error:
-            raise UserError(
+            raise KafkaSecurityError(
                 f"LEADFLOW_SSL_CERTFILE={str(settings.ssl_certfile)!r} and LEADFLOW_SSL_KEYFILE: "
                 f"not a client certificate and its key ({error.reason or error})"
             ) from error
     return context
 
 
-def require_sasl(settings: Settings) -> None:
+def require_sasl(settings: KafkaSettings) -> None:
     if settings.sasl_mechanism is None or not settings.sasl_username:
         raise ValueError(
             f"LEADFLOW_SECURITY_PROTOCOL={settings.security_protocol} needs "
@@ -50,7 +56,7 @@ def require_sasl(settings: Settings) -> None:
         )
 
 
-def aiokafka_security(settings: Settings) -> dict[str, Any]:
+def aiokafka_security(settings: KafkaSettings) -> dict[str, Any]:
     """Security keyword arguments shared by aiokafka's clients and `create_conn`."""
     config: dict[str, Any] = {"security_protocol": str(settings.security_protocol)}
     context = ssl_context(settings)
