@@ -29,6 +29,8 @@ from typing import Any
 
 import orjson
 
+from dashboards.prometheus_config import Scrape
+from dashboards.prometheus_config import render as render_prometheus_config
 from dashboards.runbooks import RULES_DIR, write_rules
 from leadflow.ports import ensure_listenable
 
@@ -393,29 +395,13 @@ def _start_observability(
         )
     config = workdir / "prometheus.yml"
     config.write_text(
-        json.dumps(
-            {  # JSON is YAML; no template engine needed
-                "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
-                "rule_files": [
-                    str(path) for path in write_rules(workdir / "rules", runbook_base_url)
-                ],
-                "alerting": {
-                    "alertmanagers": [
-                        {"static_configs": [{"targets": [f"127.0.0.1:{args.alertmanager_port}"]}]}
-                    ]
-                },
-                "scrape_configs": [
-                    {
-                        "job_name": "leadflow",
-                        "static_configs": [{"targets": [f"127.0.0.1:{port}" for port in ports]}],
-                        # Names with a colon belong to the recording rules, not to scrapes.
-                        "metric_relabel_configs": [
-                            {"source_labels": ["__name__"], "regex": ".+:.+", "action": "drop"}
-                        ],
-                    }
-                ],
-            },
-            indent=2,
+        render_prometheus_config(
+            Scrape(
+                workers=[f"127.0.0.1:{port}" for port in ports],
+                gateways=[f"127.0.0.1:{args.gateway_port}"],
+                alertmanager=f"127.0.0.1:{args.alertmanager_port}",
+                rule_files=write_rules(workdir / "rules", runbook_base_url),
+            )
         )
     )
     stack.spawn(

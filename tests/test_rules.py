@@ -28,6 +28,8 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from dashboards.prometheus_config import Scrape
+from dashboards.prometheus_config import render as render_prometheus_config
 from dashboards.runbooks import DEFAULT_RUNBOOK_BASE_URL
 from projections import catalog
 from tests.prometheus_harness import TEMPLATE_VALUES, query, substitute
@@ -311,16 +313,16 @@ def _serve(body: str) -> ThreadingHTTPServer:
 
 
 def _prometheus_config(ports: list[int]) -> str:
-    # The demo config with the test's targets and intervals: its metric relabelling
+    # The one config with the test's targets and intervals: its metric relabelling
     # (dropping workers' own partial ratios) is part of what is being tested.
-    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text(encoding="utf-8"))
-    config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
-    config["rule_files"] = [str(PROMETHEUS_CONFIG.parent / path) for path in config["rule_files"]]
-    config.pop("alerting", None)
-    job = next(job for job in config["scrape_configs"] if job["job_name"] == "leadflow")
-    job["static_configs"] = [{"targets": [f"127.0.0.1:{port}" for port in ports]}]
-    config["scrape_configs"] = [job]
-    return yaml.safe_dump(config)
+    template = yaml.safe_load(PROMETHEUS_CONFIG.read_text(encoding="utf-8"))
+    return render_prometheus_config(
+        Scrape(
+            workers=[f"127.0.0.1:{port}" for port in ports],
+            interval="1s",
+            rule_files=[PROMETHEUS_CONFIG.parent / path for path in template["rule_files"]],
+        )
+    )
 
 
 def _wait_until_ready(url: str, full: dict[str, Series], process: subprocess.Popen) -> None:
