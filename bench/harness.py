@@ -199,9 +199,6 @@ class Child:
         _LIVE[self.proc.pid] = self
         return self
 
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     def check_alive(self) -> None:
         if self.proc is not None and self.proc.poll() is not None:
             raise BenchError(

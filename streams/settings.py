@@ -94,7 +94,6 @@ class WorkerSettings(KafkaSettings):
 
     metrics_host: str = "127.0.0.1"
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9108
-    web_port: Annotated[int, Field(ge=0, le=65535)] = 6066
 
     store: StoreKind = StoreKind.MEMORY
     # Per user, not per working directory: a worker started anywhere finds its state.
