@@ -1,7 +1,8 @@
 """Every use of Faust's and aiokafka's private API, in one place.
 
 Tested with faust-streaming 0.15 and aiokafka 0.14 (the pinned ranges in
-pyproject.toml); `tests/test_faust_adapter.py` checks each behaviour relied on here,
+pyproject.toml); `tests/test_faust_adapter.py` checks each behaviour relied on here
+(and `tests/test_transactions.py` those that need a broker: fetch positions, heartbeats),
 so an upgrade that changes one fails there first.
 
 What Leadflow changes about Faust:
@@ -128,6 +129,11 @@ def last_stable_offset(app: Any, tp: TP) -> int | None:
 
 def rocksdb_for_partition(store: Any, partition: int) -> Any:
     return store._db_for_partition(partition)
+
+
+def transaction_failed_fatally(producer: Any) -> bool:
+    """Whether an aiokafka transactional producer can no longer be used (fenced, or worse)."""
+    return bool(producer._txn_manager.is_fatal_error())
 
 
 def group_id(app: Any) -> str:
