@@ -141,3 +141,36 @@ def test_a_transactional_producer_reports_a_fatal_error_through_its_manager() ->
             await producer.stop()
 
     assert asyncio.run(fatal()) is False
+
+
+def test_the_rocksdb_store_writes_each_key_into_its_computed_partition(tmp_path: Path) -> None:
+    # Faust's `__setitem__` calls `_set`; `_key_index` is where its reads find the partition.
+    worker = create_worker(
+        WorkerSettings(app_id="adapter-placed", data_dir=tmp_path, store=StoreKind.ROCKSDB),
+        Funnel(),
+        6,
+    )
+    store = worker.app.tables["leads"].data
+    key = b"lead-7"
+    partition = store.partition_of(key)
+    store[key] = b"state"
+    assert store._key_index[key] == partition
+    assert store.partition_db(partition)[key] == b"state"
+    assert [number for number, _ in store.open_partition_dbs()] == [partition]
+    (db,) = [db for _, db in store.open_partition_dbs()]
+    assert list(store.visible_items(db)) == [(key, b"state")]
+
+
+def test_the_memory_store_remembers_the_partition_of_each_key_it_holds(tmp_path: Path) -> None:
+    # Faust's recovery fills `data` and records each key's partition beside it.
+    worker = create_worker(WorkerSettings(app_id="adapter-memory", data_dir=tmp_path), Funnel(), 6)
+    store = worker.app.tables["leads"].data
+    changelog = TP("adapter-memory-leads-changelog", 2)
+    message = SimpleNamespace(key=b"lead-1", value=b"state", partition=2, tp=changelog, offset=5)
+    event = SimpleNamespace(key=b"lead-1", value=b"state", message=message)
+    store.apply_changelog_batch([event], to_key=lambda key: key, to_value=lambda value: value)
+    assert dict(store.data) == {b"lead-1": b"state"}
+    assert store.key_partitions == {b"lead-1": 2}
+    store.clear_all()
+    assert dict(store.data) == {}
+    assert store.key_partitions == {}
