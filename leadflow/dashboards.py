@@ -50,13 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     from dashboards.build import DEFAULT_OUT, write_all
-    from leadflow.errors import UserError
+    from leadflow.errors import writing_into
 
     out = args.out or DEFAULT_OUT
-    try:
+    with writing_into(out):
         written = write_all(out)
-    except OSError as error:
-        raise UserError(f"cannot write into {out} ({error.strerror})") from error
     for path in written:
         print(path)
     return 0

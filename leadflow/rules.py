@@ -47,14 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     from dashboards.runbooks import write_rules
-    from leadflow.errors import UserError
+    from leadflow.errors import writing_into
     from leadflow.settings import load_settings
 
     settings = load_settings(RulesSettings)
-    try:
+    with writing_into(args.out):
         written = write_rules(args.out, settings.runbook_base_url)
-    except OSError as error:
-        raise UserError(f"cannot write into {args.out} ({error.strerror})") from error
     for path in written:
         print(path)
     return 0

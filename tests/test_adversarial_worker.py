@@ -9,12 +9,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer
 
 from devtools.generate import GeneratorSpec, generate_events, write_events
 from events.batch import split_batch
 from streams import deadletter, processing
-from tests.streaming import Deployment, converge, counter, eventually
+from tests.streaming import Deployment, converge, counter, eventually, topic_records
 
 pytestmark = pytest.mark.kafka
 
@@ -84,22 +83,16 @@ def garbage(index: int) -> tuple[bytes, str]:
 
 def dead_letters(deployment: Deployment) -> list[tuple[bytes, dict[str, str]]]:
     """Everything in the dead-letter topic, committed records only."""
-    consumer = KafkaConsumer(
+    records = topic_records(
+        deployment.bootstrap,
         deployment.dlq_topic,
-        bootstrap_servers=deployment.bootstrap,
-        auto_offset_reset="earliest",
         isolation_level="read_committed",
-        consumer_timeout_ms=5_000,
         fetch_max_bytes=8 * 1024 * 1024,
         max_partition_fetch_bytes=8 * 1024 * 1024,
     )
-    try:
-        return [
-            (message.value, {key: raw.decode() for key, raw in message.headers})
-            for message in consumer
-        ]
-    finally:
-        consumer.close()
+    return [
+        (message.value, {key: raw.decode() for key, raw in message.headers}) for message in records
+    ]
 
 
 def produce_file(
@@ -220,17 +213,8 @@ def _index(headers: dict[str, str]) -> int | None:
 
 
 def _events_in(deployment: Deployment) -> list[bytes]:
-    consumer = KafkaConsumer(
-        deployment.topic,
-        bootstrap_servers=deployment.bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=5_000,
-    )
-    try:
-        events: list[bytes] = []
-        for message in consumer:
-            parts = split_batch(message.value)
-            events.extend([message.value] if parts is None else parts)
-        return events
-    finally:
-        consumer.close()
+    events: list[bytes] = []
+    for message in topic_records(deployment.bootstrap, deployment.topic):
+        parts = split_batch(message.value)
+        events.extend([message.value] if parts is None else parts)
+    return events

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from kafka import KafkaConsumer
 
 from devtools.generate import GeneratorSpec, generate_events, write_events
 from streams import deadletter
-from tests.streaming import Deployment, converge, counter, eventually, summed
+from tests.streaming import Deployment, converge, counter, eventually, summed, topic_records
 
 pytestmark = pytest.mark.kafka
 
@@ -67,16 +66,10 @@ def test_events_off_their_lead_partition_are_re_keyed_by_lead(
 
 def dead_letters(deployment: Deployment) -> list[tuple[bytes, dict[str, bytes]]]:
     """Everything in the deployment's dead-letter topic: (value, headers)."""
-    consumer = KafkaConsumer(
-        deployment.dlq_topic,
-        bootstrap_servers=deployment.bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=5_000,
-    )
-    try:
-        return [(message.value, dict(message.headers)) for message in consumer]
-    finally:
-        consumer.close()
+    return [
+        (message.value, dict(message.headers))
+        for message in topic_records(deployment.bootstrap, deployment.dlq_topic)
+    ]
 
 
 BAD_LINES = [

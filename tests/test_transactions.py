@@ -28,6 +28,16 @@ def _topics(bootstrap: str, *names: str) -> None:
         admin.close()
 
 
+async def _group_offset(bootstrap: str, group: str, topic: str) -> int | None:
+    """The offset the consumer group has committed for partition 0 of `topic`."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    await consumer.start()
+    try:
+        return await consumer.committed(TopicPartition(topic, 0))
+    finally:
+        await consumer.stop()
+
+
 def _owner(bootstrap: str, app: str, changelog: str, lost: list[Any]) -> Transactions:
     async def on_lost(unit: Any, error: BaseException) -> None:
         lost.append((unit, type(error).__name__))
@@ -85,12 +95,7 @@ def test_a_woken_stale_owner_is_fenced_and_nothing_it_wrote_is_ever_read(
         new.outbox.get(unit).dirty.add("L3")  # type: ignore[union-attr]
         assert await new.commit(unit)
         values = await _committed_values(kafka_bootstrap, changelog)
-        consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=f"{app}-group")
-        await consumer.start()
-        try:
-            offset = await consumer.committed(TopicPartition(f"{app}-events", 0))
-        finally:
-            await consumer.stop()
+        offset = await _group_offset(kafka_bootstrap, f"{app}-group", f"{app}-events")
         dead = await _committed_values(kafka_bootstrap, dlq)
         await new.release([unit], commit=False, timeout=0)
         return lost_old, lost_new, values + dead, offset
@@ -120,12 +125,7 @@ def test_a_transaction_carries_state_records_and_offsets_together(kafka_bootstra
         pending.offsets[TP(f"{app}-events", 0)] = 17
         await owner.commit(unit)
         await owner.release([unit], commit=False, timeout=0)
-        consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=f"{app}-group")
-        await consumer.start()
-        try:
-            offset = await consumer.committed(TopicPartition(f"{app}-events", 0))
-        finally:
-            await consumer.stop()
+        offset = await _group_offset(kafka_bootstrap, f"{app}-group", f"{app}-events")
         return (
             await _committed_values(kafka_bootstrap, changelog),
             await _committed_values(kafka_bootstrap, forwards),
