@@ -1,8 +1,8 @@
 """Every use of Faust's and aiokafka's private API, in one place.
 
 Tested with faust-streaming 0.15 and aiokafka 0.14 (the pinned ranges in
-pyproject.toml); `tests/test_faust_adapter.py` checks each behaviour relied on here
-(and `tests/test_transactions.py` those that need a broker: fetch positions, heartbeats),
+pyproject.toml); `tests/streams/test_faust_adapter.py` checks each behaviour relied on here
+(and `tests/streams/test_transactions.py` those that need a broker: fetch positions, heartbeats),
 so an upgrade that changes one fails there first.
 
 What Leadflow changes about Faust:

@@ -1,7 +1,7 @@
 """Grafana dashboards as code: committed JSON up to date, structure, queries, push.
 
 Whether every panel query returns data is checked against a real Prometheus in
-tests/test_rules.py. A real Grafana is not available here, so `push` is tested up
+tests/dashboards/test_rules.py. A real Grafana is not available here, so `push` is tested up
 to the payloads it sends.
 """
 
@@ -21,7 +21,7 @@ from leadflow.dashboards import PUSH_MESSAGE, ensure_folder, folder_uid, push_pa
 from projections import catalog
 from streams.telemetry import Telemetry
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GRAFANA_DIR = ROOT / "dashboards" / "grafana"
 PROVISIONING = GRAFANA_DIR / "provisioning"
 RECORDING = ROOT / "dashboards" / "prometheus" / "rules" / "leadflow-recording.yml"

@@ -3,7 +3,7 @@
 One test per behaviour: an upgrade of faust-streaming or aiokafka (pinned in
 pyproject.toml) that changes one fails here, by name, before a worker misbehaves.
 The behaviours that need a broker (fetch positions past transaction markers,
-heartbeats) are in tests/test_transactions.py.
+heartbeats) are in tests/streams/test_transactions.py.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from devtools.broker import LocalKafka
+from tests.gateway.test_gateway import created, mql, new_topic
 from tests.gateway_support import GatewayProcess, Reply, make_tokens, read_topic
-from tests.test_gateway import created, mql, new_topic
 
 pytestmark = pytest.mark.kafka
 

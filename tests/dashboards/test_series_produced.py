@@ -24,7 +24,7 @@ from projections import AsOf, Calendar, catalog
 from projections.snapshot import configuration_families
 from streams.telemetry import Telemetry
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RULE_FILES = sorted((ROOT / "dashboards" / "prometheus" / "rules").glob("*.yml"))
 DASHBOARDS = sorted((ROOT / "dashboards" / "grafana").glob("*.json"))
 

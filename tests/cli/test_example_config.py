@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from leadflow.config import FunnelSection, LeadflowConfig, load_funnel
 from projections import Targets
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "leadflow.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "leadflow.yaml"
 OVERRIDE_START = "# sources:"
 
 

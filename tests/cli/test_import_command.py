@@ -19,7 +19,7 @@ from leadflow.importers.command import Progress
 from tests.builders import CLOCK, replay
 from tests.crm_exports import export, run_import
 
-FIXTURES = Path(__file__).parent / "fixtures" / "crm"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "crm"
 HUBSPOT = ["hubspot_contacts.csv", "hubspot_deals.csv"]
 SALESFORCE = [
     "salesforce_leads.csv",

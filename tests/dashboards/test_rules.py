@@ -35,7 +35,7 @@ from projections import catalog
 from tests.prometheus_harness import TEMPLATE_VALUES, query, substitute
 from tests.streaming import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RULES_DIR = ROOT / "dashboards" / "prometheus" / "rules"
 RECORDING = RULES_DIR / "leadflow-recording.yml"
 ALERTS = RULES_DIR / "leadflow-alerts.yml"

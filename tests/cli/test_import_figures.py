@@ -23,8 +23,8 @@ import pytest
 
 from tests.builders import select, value
 
-FIXTURES = Path(__file__).parent / "fixtures" / "crm"
-ROOT = Path(__file__).parent.parent
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "crm"
+ROOT = Path(__file__).parents[2]
 BERLIN = ZoneInfo("Europe/Berlin")
 
 

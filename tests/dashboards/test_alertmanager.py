@@ -22,7 +22,7 @@ import yaml
 from tests.prometheus_harness import running
 from tests.streaming import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = ROOT / "dashboards" / "alertmanager"
 CONFIG = CONFIG_DIR / "alertmanager.yml"
 EXAMPLE = CONFIG_DIR / "alertmanager.example-email-slack.yml"

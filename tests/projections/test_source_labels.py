@@ -17,7 +17,7 @@ from projections import Funnel, Ledger, export
 from projections.exposition import render
 from projections.funnel import SourceLabels
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AS_OF = 1_772_582_400_000_000  # 2026-03-04T00:00:00Z
 
 
