@@ -31,7 +31,10 @@ TOPIC_TP = TP("lead-events", 0)
 
 @pytest.fixture
 def worker(tmp_path: Path) -> Worker:
-    return create_worker(WorkerSettings(app_id="adapter-test", data_dir=tmp_path), Funnel(), 6)
+    settings = WorkerSettings(
+        kafka_bootstrap="kafka-1:9092,kafka-2:9093", app_id="adapter-test", data_dir=tmp_path
+    )
+    return create_worker(settings, Funnel(), 6)
 
 
 def test_faust_builds_the_leadflow_consumer_thread(worker: Worker) -> None:
@@ -114,7 +117,7 @@ def test_heartbeats_are_sent_by_the_coordinators_do_heartbeat() -> None:
 
 def test_our_clients_connect_as_fausts_consumer_does(worker: Worker) -> None:
     connection = faust_adapter.aiokafka_connection(worker.app, "restore")
-    assert connection["bootstrap_servers"] == ["localhost:9092"]
+    assert connection["bootstrap_servers"] == ["kafka-1:9092", "kafka-2:9093"]
     assert connection["security_protocol"] == "PLAINTEXT"
     assert connection["client_id"].endswith("-restore")
 
