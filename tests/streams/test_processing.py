@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from faust.types import TP
 
 from events import to_micros
@@ -11,37 +9,14 @@ from projections import Funnel
 from streams import deadletter
 from streams.ledgers import PartitionLedgers
 from streams.outbox import Outbox, ingest_unit, lead_unit
-from streams.partitioning import lead_partition
 from streams.processing import MAX_DEAD_LETTER_BYTES, TRUNCATED, BatchProcessor
 from streams.progress import Progress
 from streams.topics import TopicPlan
 from tests.builders import CLOCK, event
+from tests.deliveries import Delivered, Message, lead_on
 
 TOPICS = TopicPlan(events="ev", by_lead="app-by-lead", dead_letters="dlq", partitions=6)
 NOW = to_micros(CLOCK)
-
-
-@dataclass
-class Message:
-    topic: str
-    partition: int
-    offset: int
-    value: bytes
-    key: bytes | None = None
-    timestamp: float | None = None
-
-    @property
-    def tp(self) -> TP:
-        return TP(self.topic, self.partition)
-
-
-@dataclass
-class Delivered:
-    message: Message
-
-
-def lead_on(partition: int) -> str:
-    return next(f"L{n}" for n in range(10_000) if lead_partition(f"L{n}", 6) == partition)
 
 
 def processor(owned: set[int], copartitioned: bool = True) -> BatchProcessor:
