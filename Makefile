@@ -24,8 +24,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-lint: install
+lint: install  ## ruff, and the import direction between packages (pyproject's contracts)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format .

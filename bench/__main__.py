@@ -202,7 +202,7 @@ def environment(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
             packages[name] = version(name)
         except PackageNotFoundError:
             packages[name] = None
-    from leadflow.broker import kafka_version
+    from devtools.broker import kafka_version
 
     wants, files = loops.worker_wants_uvloop()
     return {
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     outcomes: list[Outcome] = []
     log(f"bench: {'quick' if args.quick else 'full'} run of {', '.join(wanted)}; logs {run_dir}")
 
-    from leadflow.broker import LocalKafka
+    from devtools.broker import LocalKafka
 
     broker = LocalKafka(data_dir=work_dir / "kafka")
     try:

@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--garbage", type=int, default=20_000)
     parser.add_argument("--lead-events", type=int, default=100_000)
     args = parser.parse_args(argv)
-    from leadflow.broker import LocalKafka
+    from devtools.broker import LocalKafka
 
     work = Path(tempfile.mkdtemp(prefix="leadflow-adversarial-"))
     name = f"adv{uuid.uuid4().hex[:8]}"

@@ -70,7 +70,7 @@ class Result:
 
 
 def bodies(batch: int, count: int, seed: int) -> Iterator[bytes]:
-    from leadflow.generate import GeneratorSpec, generate_events
+    from devtools.generate import GeneratorSpec, generate_events
 
     events = [orjson.dumps(e) for e in generate_events(GeneratorSpec(seed=seed, events=count))]
     for start in range(0, len(events) - batch + 1, batch):
@@ -212,9 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "gateway")
     args = parser.parse_args(argv)
 
+    from devtools.broker import LocalKafka
     from gateway.tokens import new_token
-    from leadflow.broker import LocalKafka
-    from leadflow.settings import Settings
+    from streams.settings import WorkerSettings
     from streams.topics import ensure_topics
 
     plan = runs(args.quick)
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             broker = stack.enter_context(LocalKafka())
             bootstrap = broker.bootstrap
         topic = f"bench-gateway-{int(time.time())}"
-        ensure_topics(Settings(kafka_bootstrap=bootstrap, topic=topic, app_id=topic))
+        ensure_topics(WorkerSettings(kafka_bootstrap=bootstrap, topic=topic, app_id=topic))
         token = new_token()
         gateway = start_gateway(bootstrap, topic, workdir, token)
         stack.callback(gateway.wait, 30)

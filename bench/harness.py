@@ -146,7 +146,7 @@ def leadflow_env(ctx: Context, names: Names, **extra: str) -> dict[str, str]:
 
 
 def free_port() -> int:
-    from leadflow.broker import free_port as broker_free_port
+    from devtools.broker import free_port as broker_free_port
 
     return broker_free_port()
 
@@ -198,9 +198,6 @@ class Child:
             )
         _LIVE[self.proc.pid] = self
         return self
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
 
     def check_alive(self) -> None:
         if self.proc is not None and self.proc.poll() is not None:
@@ -575,10 +572,10 @@ def create_topics(ctx: Context, names: Names) -> dict[str, int]:
     Producing into a topic Kafka auto-creates would work too, but this way the partition
     count is the worker's plan and not the broker default.
     """
-    from leadflow.settings import Settings
+    from streams.settings import WorkerSettings
     from streams.topics import ensure_topics
 
-    settings = Settings(
+    settings = WorkerSettings(
         kafka_bootstrap=ctx.bootstrap,
         app_id=names.app_id,
         topic=names.topic,

@@ -37,7 +37,7 @@ def generated(ctx: Context, events: int) -> InputFile:
     if key in ctx.shared:
         cached: InputFile = ctx.shared[key]
         return cached
-    from leadflow.generate import GeneratorSpec, generate_events, write_events
+    from devtools.generate import GeneratorSpec, generate_events, write_events
 
     path = ctx.work_dir / f"generated-{events}.jsonl"
     started = time.monotonic()

@@ -39,13 +39,13 @@ def worker_wants_uvloop(root: Path | None = None) -> tuple[bool, list[str]]:
     # Source that can use uvloop may make it a setting: then its default decides, as the
     # harness starts workers with no LEADFLOW_* overrides.
     try:
-        from leadflow.settings import Settings
+        from streams.settings import WorkerSettings
 
-        setting = Settings.model_fields.get("uvloop")
+        setting = WorkerSettings.model_fields.get("uvloop")
     except Exception:  # an unimportable tree fails later with a clearer message
         setting = None
     if found and setting is not None:
-        return bool(setting.default), [*found, f"Settings.uvloop default {setting.default}"]
+        return bool(setting.default), [*found, f"WorkerSettings.uvloop default {setting.default}"]
     return bool(found), found
 
 

@@ -33,10 +33,6 @@ class Profiler:
     def own_pid(self) -> int | None:
         return self.proc.pid if self.proc is not None else None
 
-    @staticmethod
-    def available() -> bool:
-        return shutil.which("py-spy") is not None
-
     def start(self) -> Profiler:
         exe = shutil.which("py-spy")
         if exe is None:

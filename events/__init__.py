@@ -1,23 +1,11 @@
 """The event contract: wire models, decoding to normalised events, and JSON Schema."""
 
-from events.decode import Event, Rejection, RejectReason, decode, from_micros, now_micros, to_micros
-from events.types import (
-    EXIT_STAGES,
-    LEAVABLE_STAGES,
-    MAIN_STAGES,
-    STAGE_ENTERED,
-    TIMELINE_ORDER,
-    EventType,
-    Stage,
-)
+from events.decode import Event, Rejection, RejectReason, decode, now_micros, to_micros
+from events.types import LEAVABLE_STAGES, EventType, Stage
 from events.vocabulary import Vocabulary
 
 __all__ = [
-    "EXIT_STAGES",
     "LEAVABLE_STAGES",
-    "MAIN_STAGES",
-    "STAGE_ENTERED",
-    "TIMELINE_ORDER",
     "Event",
     "EventType",
     "RejectReason",
@@ -25,7 +13,6 @@ __all__ = [
     "Stage",
     "Vocabulary",
     "decode",
-    "from_micros",
     "now_micros",
     "to_micros",
 ]

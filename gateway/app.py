@@ -25,8 +25,8 @@ from gateway.ratelimit import TokenRateLimit
 from gateway.responses import ErrorCode
 from gateway.settings import GatewaySettings
 from gateway.tokens import TokenStore
-from leadflow.kafka_diagnosis import diagnose
-from leadflow.settings import Settings
+from streams.kafka_diagnosis import diagnose
+from streams.settings import KafkaSettings
 
 log = logging.getLogger("leadflow.gateway")
 _TOKEN = "leadflow.token_name"  # request key: the access log names the token, never shows it
@@ -38,7 +38,7 @@ class Gateway:
     """Everything the handlers share; built once by the command."""
 
     settings: GatewaySettings
-    kafka: Settings
+    kafka: KafkaSettings
     tokens: TokenStore
     vocabulary: Vocabulary
     limits: TokenRateLimit

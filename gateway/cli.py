@@ -66,7 +66,7 @@ def serve(args: argparse.Namespace) -> int:
     from gateway.tokens import TokenError, load_tokens
     from leadflow.config import ConfigError, load_funnel
     from leadflow.event_loop import new_event_loop
-    from leadflow.settings import Settings
+    from streams.settings import WorkerSettings
 
     logging.basicConfig(
         level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -76,7 +76,8 @@ def serve(args: argparse.Namespace) -> int:
         # gateway's own warning per refused request (with its cause) says enough.
         logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
-        settings, kafka = GatewaySettings(), Settings()
+        # The workers' own settings: the same Kafka, topic, funnel config and event loop.
+        settings, kafka = GatewaySettings(), WorkerSettings()
         tokens = load_tokens(settings.tokens, settings.tokens_file)
         funnel = load_funnel(kafka.config)
     except (ValidationError, TokenError, ConfigError) as error:

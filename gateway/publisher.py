@@ -17,8 +17,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from gateway.intake import Checked
-from leadflow.kafka_clients import aiokafka_security
-from leadflow.settings import Settings
+from streams.kafka_clients import aiokafka_security
+from streams.settings import KafkaSettings
 
 TOKEN_HEADER = "leadflow-gateway-token"  # the sending token's name, never the token
 
@@ -31,7 +31,7 @@ class KafkaUnavailable(Exception):
     """Kafka did not acknowledge every event of a request in time."""
 
 
-def create_producer(settings: Settings) -> AIOKafkaProducer:
+def create_producer(settings: KafkaSettings) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap.split(","),
         client_id="leadflow-gateway",

@@ -10,17 +10,18 @@ from collections.abc import Sequence
 
 from leadflow import __version__
 from leadflow.errors import UserError
+from streams.kafka_clients import KafkaSecurityError
 
 # Imported lazily so `leadflow replay` never pays for Faust or Kafka clients.
 _COMMANDS = (
     "leadflow.replay",
     "leadflow.schema",
-    "leadflow.generate",
-    "leadflow.broker",
+    "devtools.generate",
+    "devtools.broker",
     "leadflow.produce",
     "leadflow.worker",
     "leadflow.topics",
-    "leadflow.demo",
+    "devtools.demo",
     "leadflow.dashboards",
     "leadflow.importers.command",
     "leadflow.rules",
@@ -45,10 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # its traceback.
     try:
         return int(args.func(args) or 0)
-    except UserError as error:
+    except (UserError, KafkaSecurityError) as error:
         for line in str(error).splitlines():
             print(f"leadflow {args.command}: {line}", file=sys.stderr)
-        return error.exit_code
+        return error.exit_code if isinstance(error, UserError) else UserError.exit_code
     except BrokenPipeError:
         # The reader went away (`leadflow schema | head`): stop quietly, and point
         # stdout at /dev/null so the interpreter's final flush does not fail again.

@@ -15,7 +15,20 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 PUSH_MESSAGE = "Uploaded by leadflow dashboards push"
+
+
+class GrafanaSettings(BaseSettings):
+    """Where `push` uploads the dashboards (LEADFLOW_GRAFANA_URL, _TOKEN, _FOLDER)."""
+
+    model_config = SettingsConfigDict(env_prefix="LEADFLOW_GRAFANA_", extra="ignore", frozen=True)
+
+    url: str = "http://localhost:3000"
+    token: SecretStr | None = None
+    folder: str = "Leadflow"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,13 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     from dashboards.build import DEFAULT_OUT, write_all
-    from leadflow.errors import UserError
+    from leadflow.errors import writing_into
 
     out = args.out or DEFAULT_OUT
-    try:
+    with writing_into(out):
         written = write_all(out)
-    except OSError as error:
-        raise UserError(f"cannot write into {out} ({error.strerror})") from error
     for path in written:
         print(path)
     return 0
@@ -57,17 +68,17 @@ def run_push(args: argparse.Namespace) -> int:
     from dashboards.build import build_all
     from leadflow.settings import load_settings
 
-    settings = load_settings()
-    token = settings.grafana_token.get_secret_value() if settings.grafana_token else None
-    api = GrafanaApi.from_url(settings.grafana_url, credential=token)
+    settings = load_settings(GrafanaSettings)
+    token = settings.token.get_secret_value() if settings.token else None
+    api = GrafanaApi.from_url(settings.url, credential=token)
     try:
-        folder_uid = ensure_folder(api.folder, settings.grafana_folder)
+        folder_uid = ensure_folder(api.folder, settings.folder)
         for payload in push_payloads(build_all().values(), folder_uid):
             api.dashboard.update_dashboard(payload)
-            print(f"pushed {payload['dashboard']['title']} to {settings.grafana_url}")
+            print(f"pushed {payload['dashboard']['title']} to {settings.url}")
     except (GrafanaException, OSError) as error:
         # grafana-client's connection errors derive from OSError (requests/niquests).
-        print(f"leadflow dashboards push: {settings.grafana_url}: {error}", file=sys.stderr)
+        print(f"leadflow dashboards push: {settings.url}: {error}", file=sys.stderr)
         return 1
     return 0
 

@@ -9,11 +9,24 @@ its traceback.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 
 class UserError(Exception):
     """Reported without a traceback; one line per problem in the message."""
 
     exit_code = 2
+
+
+@contextmanager
+def writing_into(folder: Path) -> Iterator[None]:
+    """A failure to write files into `folder` as a user error naming it."""
+    try:
+        yield
+    except OSError as error:
+        raise UserError(f"cannot write into {folder} ({error.strerror})") from error
 
 
 def kafka_problem(bootstrap: str, error: Exception) -> UserError:

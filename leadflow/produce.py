@@ -28,7 +28,7 @@ import orjson
 
 from events.batch import MAX_BATCH_ELEMENTS, join_batch
 from leadflow.errors import UserError
-from leadflow.settings import Settings
+from streams.settings import KafkaSettings
 
 KEY_MODES = ("lead", "none", "random")
 DEFAULT_BATCH = 500
@@ -174,7 +174,7 @@ class Sender:
         return lead.encode()
 
 
-def connect(settings: Settings, topic: str) -> tuple[Any, int]:
+def connect(settings: KafkaSettings, topic: str) -> tuple[Any, int]:
     """A producer for `topic` (created if missing) and its partition count; KafkaError if
     the cluster cannot be reached. `leadflow import --produce` sends through it too."""
     from kafka import KafkaProducer

@@ -18,7 +18,7 @@ from events.batch import split_batch
 from leadflow.config import load_funnel
 from leadflow.errors import UserError
 from leadflow.instants import aware_instant
-from leadflow.settings import Settings, load_settings
+from leadflow.settings import load_settings
 from projections import Calendar, Family, Funnel, History, Key, LeadState, Ledger, export
 from projections.exposition import render
 from projections.milestones import breach_report
@@ -195,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as error:
         raise UserError(f"cannot read {args.file} ({error.strerror})") from error
     if args.breaches is not None:
-        written = _write_breaches(args.breaches, result, funnel, load_settings())
+        written = _write_breaches(args.breaches, result, funnel)
         print(f"replay: {written:,} milestone breaches written to {args.breaches}", file=sys.stderr)
     sys.stdout.buffer.write(render(result.families))
     sys.stdout.flush()
@@ -214,12 +214,15 @@ def _open(path: Path) -> BinaryIO:
     return path.open("rb", buffering=1 << 20)
 
 
-def _write_breaches(path: Path, result: ReplayResult, funnel: Funnel, settings: Settings) -> int:
+def _write_breaches(path: Path, result: ReplayResult, funnel: Funnel) -> int:
     """The breach report: what the workers would have posted at the as-of instant."""
+    from streams.milestone_settings import MilestoneSettings
+    from streams.settings import WorkerSettings
+
+    app_id = load_settings(WorkerSettings).app_id
+    settings = load_settings(MilestoneSettings)
     rows = (
-        breach_report(
-            result.leads or {}, funnel, result.as_of, settings.app_id, settings.runbook_base_url
-        )
+        breach_report(result.leads or {}, funnel, result.as_of, app_id, settings.runbook_base_url)
         if result.as_of is not None
         else []
     )

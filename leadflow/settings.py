@@ -1,128 +1,31 @@
-"""Environment settings (LEADFLOW_*): where Kafka is, topic names, ports, credentials."""
+"""Loading environment settings for a command: a bad variable is one line naming it.
+
+The settings classes live beside the code that uses them (`streams.settings` for
+the workers' Kafka and tuning, `gateway.settings`, `leadflow.dashboards` for
+Grafana, `leadflow.rules` for runbook links); every one reads `LEADFLOW_*`.
+"""
 
 from __future__ import annotations
 
-import re
-from enum import StrEnum
-from pathlib import Path
-from typing import Annotated, Self
+from typing import TypeVar
 
-from pydantic import AfterValidator, Field, FilePath, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
-from dashboards.runbooks import DEFAULT_RUNBOOK_BASE_URL
-from events.vocabulary import Duration
 from leadflow.errors import UserError
-from leadflow.paths import user_data_dir
+from streams.settings import ENV_PREFIX, WorkerSettings
 
-ENV_PREFIX = "LEADFLOW_"
-
-_KAFKA_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
-
-
-def _kafka_name(name: str) -> str:
-    # Kafka's own rule for topic names; the app id names the by-lead topic too.
-    if not _KAFKA_NAME.fullmatch(name):
-        raise ValueError("use 1-249 letters, digits, '.', '_' or '-'")
-    return name
-
-
-def _http_url(url: str) -> str:
-    if not re.fullmatch(r"https?://\S+", url):
-        raise ValueError("need an http:// or https:// URL")
-    return url.rstrip("/")
-
-
-KafkaName = Annotated[str, AfterValidator(_kafka_name)]
-
-
-class SecurityProtocol(StrEnum):
-    PLAINTEXT = "PLAINTEXT"
-    SSL = "SSL"
-    SASL_PLAINTEXT = "SASL_PLAINTEXT"
-    SASL_SSL = "SASL_SSL"
-
-
-class SaslMechanism(StrEnum):
-    PLAIN = "PLAIN"
-    SCRAM_SHA_256 = "SCRAM-SHA-256"
-    SCRAM_SHA_512 = "SCRAM-SHA-512"
-
-
-class StoreKind(StrEnum):
-    MEMORY = "memory"
-    ROCKSDB = "rocksdb"
-
-
-class Settings(BaseSettings):
-    """Everything deployment-specific; the funnel itself lives in the YAML config file."""
-
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
-
-    kafka_bootstrap: str = "localhost:9092"
-    topic: KafkaName = "lead-events"
-    dlq_topic: KafkaName = "lead-events.dlq"
-    partitions: Annotated[int, Field(ge=1, le=1024)] = 6
-    app_id: KafkaName = "leadflow"
-    config: Path | None = None
-
-    metrics_host: str = "127.0.0.1"
-    metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9108
-    web_port: Annotated[int, Field(ge=0, le=65535)] = 6066
-
-    store: StoreKind = StoreKind.MEMORY
-    # Per user, not per working directory: a worker started anywhere finds its state.
-    data_dir: Path = Field(default_factory=user_data_dir)
-    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 2000
-    batch_timeout: Duration = Field(default="100ms")
-    # Kafka messages (not events) each agent may hold ahead of processing: Faust's
-    # default. A backfill of bulk messages fills it with up to 500x as many events.
-    stream_buffer: Annotated[int, Field(ge=1, le=100_000)] = 4096
-    session_timeout: Duration = Field(default="10s")
-    # How often staged output is committed in one transaction per partition.
-    commit_interval: Duration = Field(default="250ms")
-    # Messages waiting and no progress for this long: the worker asks for a fresh
-    # assignment, and exits (for its supervisor to restart) after three times as long.
-    stall_timeout: Duration = Field(default="60s")
-    uvloop: bool = True
-
-    security_protocol: SecurityProtocol = SecurityProtocol.PLAINTEXT
-    sasl_mechanism: SaslMechanism | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_cafile: FilePath | None = None
-    ssl_certfile: FilePath | None = None
-    ssl_keyfile: FilePath | None = None
-
-    grafana_url: str = "http://localhost:3000"
-    grafana_token: SecretStr | None = None
-    grafana_folder: str = "Leadflow"
-
-    # Where the alerts' runbook links point (docs/runbooks.md, published somewhere
-    # the people paged can open it); `leadflow rules build` writes it into the rules.
-    runbook_base_url: Annotated[str, AfterValidator(_http_url)] = DEFAULT_RUNBOOK_BASE_URL
-
-    @model_validator(mode="after")
-    def _sasl_complete(self) -> Self:
-        sasl = (SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL)
-        if self.security_protocol in sasl and (
-            self.sasl_mechanism is None or not self.sasl_username
-        ):
-            raise ValueError(
-                f"LEADFLOW_SECURITY_PROTOCOL={self.security_protocol} needs "
-                "LEADFLOW_SASL_MECHANISM, LEADFLOW_SASL_USERNAME and LEADFLOW_SASL_PASSWORD"
-            )
-        return self
+S = TypeVar("S", bound=BaseSettings)
 
 
 class SettingsError(UserError):
     """Environment variables that do not validate; one line per variable."""
 
 
-def load_settings(**overrides: object) -> Settings:
-    """The settings from the environment, or a SettingsError naming each bad variable."""
+def load_settings(kind: type[S] = WorkerSettings, **overrides: object) -> S:  # type: ignore[assignment]
+    """`kind`'s settings from the environment, or a SettingsError naming each bad variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return kind(**overrides)
     except ValidationError as error:
         raise SettingsError(describe_settings_error(error)) from None
 

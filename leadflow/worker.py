@@ -22,10 +22,10 @@ def run(args: argparse.Namespace) -> int:
     from leadflow.ports import ensure_listenable
     from leadflow.settings import load_settings
     from leadflow.workdirs import ensure_data_dir
-    from streams.milestone_settings import load_milestone_settings
+    from streams.milestone_settings import MilestoneSettings
 
     settings = load_settings()
-    milestone_settings = load_milestone_settings()
+    milestone_settings = load_settings(MilestoneSettings)
     funnel = load_funnel(settings.config)
     # Checked before Kafka and Faust: each would report these as a long traceback,
     # and only after seconds of imports and timeouts.

@@ -61,13 +61,9 @@ class Outcome(Enum):
     CHANGED = "changed"  # the lead's contribution to the metrics may change
 
 
-def event_digest(event_id: str) -> int:
-    # A stable 64-bit digest: Python's hash() is salted per process, and state
-    # outlives processes through the changelog. Collisions among one lead's few ids
-    # are vanishingly unlikely (about 1e-18 per lead).
-    return _xxh3_64(event_id.encode())
-
-
+# Event ids are remembered as stable 64-bit digests: Python's hash() is salted per
+# process, and state outlives processes through the changelog. Collisions among one
+# lead's few ids are vanishingly unlikely (about 1e-18 per lead).
 _xxh3_64 = xxhash.xxh3_64_intdigest
 _NO_TIMES = array("q", (NEVER,) * 8)
 _SCORED = EventType.LEAD_SCORED

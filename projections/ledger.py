@@ -27,11 +27,6 @@ class BatchResult:
     duplicates: Counter[str] = field(default_factory=Counter)
     touched: list[str] = field(default_factory=list)  # leads whose stored state changed
 
-    def merge(self, other: BatchResult) -> None:
-        self.processed.update(other.processed)
-        self.duplicates.update(other.duplicates)
-        self.touched.extend(other.touched)
-
 
 class Ledger:
     def __init__(self, funnel: Funnel, calendar: Calendar | None = None) -> None:
@@ -125,17 +120,6 @@ class Ledger:
         for key, value in sums.items():
             totals[key] = totals.get(key, 0) + value
         self.totals = {key: value for key, value in totals.items() if value}
-
-    def restore(self, lead_id: str, state: LeadState) -> None:
-        """Put back a lead read from durable storage, replacing any copy held."""
-        old = self.leads.get(lead_id)
-        if old is not None:
-            self._add(*self.contributor.parts(old), -1)
-        self.leads[lead_id] = state
-        self._add(*self.contributor.parts(state), 1)
-        latest = state.latest_ts()
-        if latest is not None:
-            self._saw(latest)
 
     def forget(self, lead_id: str) -> None:
         state = self.leads.pop(lead_id, None)

@@ -33,7 +33,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from events import from_micros
+from events.decode import from_micros
 from projections import catalog
 from projections.business_hours import BusinessHours
 from projections.business_hours import deadline as business_deadline

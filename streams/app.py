@@ -32,20 +32,20 @@ from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from events import now_micros
-from leadflow.settings import Settings, StoreKind
 from projections import Funnel
 from projections.exposition import render
 from projections.milestones import Milestones
 from streams import faust_adapter, stores
 from streams.lease import Lease
 from streams.ledgers import PartitionLedgers, encode_state
-from streams.milestone_settings import MilestoneSettings, load_milestone_settings
+from streams.milestone_settings import MilestoneSettings
 from streams.milestones import MilestonePoster
 from streams.outbox import Outbox, Unit
 from streams.partitioning import lead_partition
 from streams.processing import BatchProcessor, BatchStats
 from streams.progress import Progress
 from streams.security import faust_credentials
+from streams.settings import StoreKind, WorkerSettings
 from streams.telemetry import Telemetry
 from streams.topics import TopicPlan, plan
 from streams.transactions import Committed, Transactions
@@ -59,7 +59,7 @@ class Worker:
     """Everything one worker process runs; built by `create_worker`."""
 
     app: faust.App
-    settings: Settings
+    settings: WorkerSettings
     funnel: Funnel
     topics: TopicPlan
     ledgers: PartitionLedgers
@@ -70,6 +70,7 @@ class Worker:
     lease: Lease = field(default_factory=lambda: Lease(10.0))
     transactions: Transactions | None = None
     processor: BatchProcessor | None = None
+    hooks: WorkerHooks | None = None
     restored: bool = False  # state restored for the current assignment
     stalled: set[TP] = field(default_factory=set)
     milestones: MilestonePoster | None = None
@@ -95,7 +96,7 @@ ROCKSDB_OPTIONS = {
 
 
 def create_worker(
-    settings: Settings,
+    settings: WorkerSettings,
     funnel: Funnel,
     events_partitions: int,
     milestone_settings: MilestoneSettings | None = None,
@@ -134,7 +135,7 @@ def create_worker(
         events_copartitioned=events_partitions == settings.partitions,
         lease=Lease(session),
     )
-    worker.milestones = _milestone_poster(worker, milestone_settings or load_milestone_settings())
+    worker.milestones = _milestone_poster(worker, milestone_settings or MilestoneSettings())
     worker.processor = BatchProcessor(
         topics=topics,
         vocabulary=funnel.vocabulary,
@@ -167,7 +168,7 @@ def _milestone_poster(worker: Worker, milestone_settings: MilestoneSettings) -> 
         owned=owned,
         registry=worker.telemetry.registry,
         instance=f"{socket.gethostname()}:{worker.settings.metrics_port}",
-        runbook_base=worker.settings.runbook_base_url,
+        runbook_base=milestone_settings.runbook_base_url,
     )
 
 
@@ -180,10 +181,126 @@ def units_of(worker: Worker, tps: set[TP]) -> set[Unit]:
     }
 
 
+class WorkerHooks:
+    """What the worker does when Faust or the committer calls it, as plain methods.
+
+    A batch arrives, a transaction commits, a partition is lost, assigned, revoked or
+    restored: each is a method over the `Worker`, so it can be called (and tested)
+    without Kafka; `_wire` only registers them with Faust.
+    """
+
+    def __init__(self, worker: Worker, table: Any, changelog_topic: str) -> None:
+        assert worker.processor is not None
+        self.worker = worker
+        self.processor = worker.processor
+        self.telemetry = worker.telemetry
+        self.table = table
+        self.changelog_topic = changelog_topic
+
+    @property
+    def transactions(self) -> Transactions:
+        assert self.worker.transactions is not None
+        return self.worker.transactions
+
+    def encode_states(self, unit: Unit, dirty: set[str]) -> list[tuple[bytes, bytes]]:
+        ledger = self.worker.ledgers.get(unit.partition)
+        if ledger is None:
+            return []
+        leads = ledger.leads
+        return [(lead_id.encode(), encode_state(leads[lead_id])) for lead_id in dirty]
+
+    async def stage_ingest(self, events: list[Any]) -> None:
+        await self.transactions.room()
+        _report(self.telemetry, self.processor.stage_ingest(events, now_micros()))
+
+    async def stage_forwarded(self, events: list[Any]) -> None:
+        await self.transactions.room()
+        _report(self.telemetry, self.processor.stage_forwarded(events, now_micros()))
+
+    def on_committed(self, done: Committed) -> None:
+        telemetry, snapshot = self.telemetry, done.snapshot
+        for kind, count in snapshot.processed.items():
+            telemetry.processed.labels(kind).inc(count)
+        for kind, count in snapshot.duplicates.items():
+            telemetry.duplicates.labels(kind).inc(count)
+        for reason, count in snapshot.dead_lettered.items():
+            telemetry.dead_lettered.labels(reason).inc(count)
+        telemetry.forwarded.inc(snapshot.forwarded)
+        telemetry.transactions.inc()
+        faust_adapter.note_committed(self.worker.app, snapshot.offsets)
+        if (
+            self.worker.settings.store is StoreKind.ROCKSDB
+            and done.changelog_last_offset is not None
+        ):
+            store = self.table.data
+            db = faust_adapter.rocksdb_for_partition(store, done.unit.partition)
+            for key, value in done.states:
+                db.put(key, value)
+            # The commit marker follows the last record: Faust's "last offset" is it.
+            store.set_persisted_offset(
+                TP(self.changelog_topic, done.unit.partition), done.changelog_last_offset + 1
+            )
+
+    async def on_lost(self, unit: Unit, error: BaseException) -> None:
+        worker = self.worker
+        worker.ledgers.revoke({unit.partition} if unit.kind == "lead" else set())
+        self.telemetry.fenced.inc()
+        self.telemetry.partitions.set(len(worker.ledgers.by_partition))
+        # A new generation gives the partition back if the group still wants us to
+        # have it; a stale owner was about to rejoin anyway.
+        faust_adapter.request_rejoin(worker.app)
+
+    async def before_restore(self, assigned: set[TP]) -> None:
+        """Called by the store on every assignment, before it reads the changelog."""
+        worker, transactions = self.worker, self.transactions
+        worker.lease.renew(time.monotonic())  # the group has just synced with us
+        faust_adapter.watch_heartbeats(worker.app, worker.lease.renew)
+        units = units_of(worker, assigned)
+        stale = transactions.owned - units
+        await transactions.release(stale, commit=False, timeout=0)
+        await transactions.acquire(units)
+        inputs = (worker.topics.events, worker.topics.by_lead)
+        worker.progress.start(tp for tp in assigned if tp.topic in inputs)
+
+    async def on_revoked(self, revoked: set[TP]) -> None:
+        worker = self.worker
+        worker.restored = False
+        self.telemetry.ready.set(0)
+        units = units_of(worker, revoked)
+        # Still a member of the group here (eager rebalancing): what is staged is ours
+        # to commit. A stale owner's attempt is fenced, and that is fine too.
+        session = worker.settings.session_timeout.total_seconds()
+        await self.transactions.release(units, commit=True, timeout=session / 2)
+        worker.ledgers.revoke({unit.partition for unit in units if unit.kind == "lead"})
+        worker.progress.forget(revoked)
+
+    def restore(self, active: set[int]) -> int:
+        """Rebuild the ledgers of the `active` lead partitions from the store; leads restored."""
+        worker, store = self.worker, self.table.data
+        # The memory store is only a restore buffer: drained, each state is freed as
+        # its lead object is built, which keeps the peak near the ledgers' own size.
+        stored = (
+            store.drain() if isinstance(store, stores.LeadMemoryStore) else store.partition_items()
+        )
+        restored = worker.ledgers.assign(active, stored)
+        _settle_memory()
+        self.telemetry.rebalances.inc()
+        self.telemetry.partitions.set(len(active))
+        worker.restored = True
+        return restored
+
+    def metrics_body(self) -> bytes:
+        worker = self.worker
+        _refresh_gauges(worker)
+        families = worker.ledgers.families() if worker.ready else []
+        if worker.ready and worker.milestones is not None:
+            families.append(worker.milestones.family())
+        return render(families) + generate_latest(self.telemetry.registry)
+
+
 def _wire(worker: Worker) -> None:
-    app, settings, topics, telemetry = worker.app, worker.settings, worker.topics, worker.telemetry
-    processor = worker.processor
-    assert processor is not None
+    """Register the worker's hooks with Faust: topics, the table, agents, timers, pages."""
+    app, settings, topics = worker.app, worker.settings, worker.topics
     events_topic = app.topic(topics.events, **_RAW)
     by_lead_topic = app.topic(topics.by_lead, partitions=topics.partitions, **_RAW)
     app.topic(topics.dead_letters, **_RAW)
@@ -199,86 +316,34 @@ def _wire(worker: Worker) -> None:
     )
     batch = settings.batch_size
     within = settings.batch_timeout.total_seconds()
-    session = settings.session_timeout.total_seconds()
-    changelog_topic = table.changelog_topic.get_topic_name()
-
-    def encode_states(unit: Unit, dirty: set[str]) -> list[tuple[bytes, bytes]]:
-        ledger = worker.ledgers.get(unit.partition)
-        if ledger is None:
-            return []
-        leads = ledger.leads
-        return [(lead_id.encode(), encode_state(leads[lead_id])) for lead_id in dirty]
-
-    def on_committed(done: Committed) -> None:
-        snapshot = done.snapshot
-        for kind, count in snapshot.processed.items():
-            telemetry.processed.labels(kind).inc(count)
-        for kind, count in snapshot.duplicates.items():
-            telemetry.duplicates.labels(kind).inc(count)
-        for reason, count in snapshot.dead_lettered.items():
-            telemetry.dead_lettered.labels(reason).inc(count)
-        telemetry.forwarded.inc(snapshot.forwarded)
-        telemetry.transactions.inc()
-        faust_adapter.note_committed(app, snapshot.offsets)
-        if settings.store is StoreKind.ROCKSDB and done.changelog_last_offset is not None:
-            store = table.data
-            db = faust_adapter.rocksdb_for_partition(store, done.unit.partition)
-            for key, value in done.states:
-                db.put(key, value)
-            # The commit marker follows the last record: Faust's "last offset" is it.
-            store.set_persisted_offset(
-                TP(changelog_topic, done.unit.partition), done.changelog_last_offset + 1
-            )
-
-    async def on_lost(unit: Unit, error: BaseException) -> None:
-        worker.ledgers.revoke({unit.partition} if unit.kind == "lead" else set())
-        telemetry.fenced.inc()
-        telemetry.partitions.set(len(worker.ledgers.by_partition))
-        # A new generation gives the partition back if the group still wants us to
-        # have it; a stale owner was about to rejoin anyway.
-        faust_adapter.request_rejoin(app)
-
+    hooks = worker.hooks = WorkerHooks(worker, table, table.changelog_topic.get_topic_name())
     worker.transactions = Transactions(
         connection=faust_adapter.aiokafka_connection(app, "txn"),
         app_id=settings.app_id,
         group_id=faust_adapter.group_id(app),
-        changelog_topic=changelog_topic,
+        changelog_topic=hooks.changelog_topic,
         outbox=worker.outbox,
-        encode_states=encode_states,
-        on_committed=on_committed,
-        on_lost=on_lost,
-        on_failed=lambda unit, error: telemetry.errors.inc(),
+        encode_states=hooks.encode_states,
+        on_committed=hooks.on_committed,
+        on_lost=hooks.on_lost,
+        on_failed=lambda unit, error: worker.telemetry.errors.inc(),
         interval=settings.commit_interval.total_seconds(),
     )
-    transactions = worker.transactions
-
-    async def before_restore(assigned: set[TP]) -> None:
-        """Called by the store on every assignment, before it reads the changelog."""
-        worker.lease.renew(time.monotonic())  # the group has just synced with us
-        faust_adapter.watch_heartbeats(app, worker.lease.renew)
-        units = units_of(worker, assigned)
-        stale = transactions.owned - units
-        await transactions.release(stale, commit=False, timeout=0)
-        await transactions.acquire(units)
-        worker.progress.start(tp for tp in assigned if tp.topic in (topics.events, topics.by_lead))
-
-    app.leadflow_before_restore = before_restore  # type: ignore[attr-defined]
+    app.leadflow_before_restore = hooks.before_restore  # type: ignore[attr-defined]
 
     @app.agent(events_topic, name="leadflow-ingest")
     async def ingest(stream: faust.Stream) -> None:
         async for events in stream.take_events(batch, within=within):
-            await transactions.room()
-            _report(telemetry, processor.stage_ingest(events, now_micros()))
+            await hooks.stage_ingest(events)
 
     @app.agent(by_lead_topic, name="leadflow-fold")
     async def fold_forwarded(stream: faust.Stream) -> None:
         async for events in stream.take_events(batch, within=within):
-            await transactions.room()
-            _report(telemetry, processor.stage_forwarded(events, now_micros()))
+            await hooks.stage_forwarded(events)
 
     @app.task
     async def commit_loop() -> None:
-        await transactions.run()
+        await hooks.transactions.run()
 
     @app.task
     async def milestone_loop() -> None:
@@ -291,31 +356,14 @@ def _wire(worker: Worker) -> None:
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: set[TP], **kwargs: Any) -> None:
-        worker.restored = False
-        telemetry.ready.set(0)
-        units = units_of(worker, revoked)
-        # Still a member of the group here (eager rebalancing): what is staged is ours
-        # to commit. A stale owner's attempt is fenced, and that is fine too.
-        await transactions.release(units, commit=True, timeout=session / 2)
-        worker.ledgers.revoke({unit.partition for unit in units if unit.kind == "lead"})
-        worker.progress.forget(revoked)
+        await hooks.on_revoked(revoked)
 
     @table.on_recover
     async def restore() -> None:
         active = {
             tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.by_lead
         }
-        store = table.data
-        # The memory store is only a restore buffer: drained, each state is freed as
-        # its lead object is built, which keeps the peak near the ledgers' own size.
-        stored = (
-            store.drain() if isinstance(store, stores.LeadMemoryStore) else store.partition_items()
-        )
-        restored = worker.ledgers.assign(active, stored)
-        _settle_memory()
-        telemetry.rebalances.inc()
-        telemetry.partitions.set(len(active))
-        worker.restored = True
+        restored = hooks.restore(active)
         # On stderr whatever the log level: the line a newcomer waits for.
         print(
             f"leadflow worker: ready, owning lead partitions {sorted(active)}; "
@@ -326,12 +374,7 @@ def _wire(worker: Worker) -> None:
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
-        _refresh_gauges(worker)
-        families = worker.ledgers.families() if worker.ready else []
-        if worker.ready and worker.milestones is not None:
-            families.append(worker.milestones.family())
-        body = render(families) + generate_latest(telemetry.registry)
-        return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
+        return web.bytes(hooks.metrics_body(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
     @app.page("/status")
     async def status(web: Any, request: Any) -> Any:

@@ -1,7 +1,8 @@
 """Every use of Faust's and aiokafka's private API, in one place.
 
 Tested with faust-streaming 0.15 and aiokafka 0.14 (the pinned ranges in
-pyproject.toml); `tests/test_faust_adapter.py` checks each behaviour relied on here,
+pyproject.toml); `tests/streams/test_faust_adapter.py` checks each behaviour relied on here
+(and `tests/streams/test_transactions.py` those that need a broker: fetch positions, heartbeats),
 so an upgrade that changes one fails there first.
 
 What Leadflow changes about Faust:
@@ -23,6 +24,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from faust.stores.memory import Store as FaustMemoryStore
+from faust.stores.rocksdb import Store as FaustRocksDBStore
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
@@ -59,6 +62,44 @@ class LeadflowConsumer(faust_aiokafka.Consumer):
 
 class LeadflowTransport(faust_aiokafka.Transport):
     Consumer = LeadflowConsumer
+
+
+class PlacedRocksDBStore(FaustRocksDBStore):
+    """Faust's RocksDB store, with each key's partition computed by `partition_of`.
+
+    Faust's own store takes the partition from the event being processed, and a
+    batch has no single one.
+    """
+
+    def partition_of(self, key: bytes) -> int:
+        raise NotImplementedError
+
+    def _set(self, key: bytes, value: bytes | None) -> None:
+        partition = self.partition_of(key)
+        self._key_index[key] = partition
+        self._db_for_partition(partition).put(key, value)
+
+    def partition_db(self, partition: int) -> Any:
+        """The partition's database, opened on first use."""
+        return self._db_for_partition(partition)
+
+    def open_partition_dbs(self) -> list[tuple[int, Any]]:
+        return list(self._dbs.items())
+
+    def visible_items(self, db: Any) -> Any:
+        return self._visible_items(db)
+
+
+class PartitionedMemoryStore(FaustMemoryStore):
+    """Faust's memory store, with the partition it recorded for each key it holds."""
+
+    @property
+    def key_partitions(self) -> dict[Any, int]:
+        return self._key_partition
+
+    def clear_all(self) -> None:
+        self._clear()
+        self._key_partition.clear()
 
 
 def register() -> None:
@@ -124,6 +165,11 @@ def last_stable_offset(app: Any, tp: TP) -> int | None:
         return consumer.last_stable_offset(tp)
     except (AssertionError, KeyError, AttributeError):  # not assigned (any more)
         return None
+
+
+def transaction_failed_fatally(producer: Any) -> bool:
+    """Whether an aiokafka transactional producer can no longer be used (fenced, or worse)."""
+    return bool(producer._txn_manager.is_fatal_error())
 
 
 def rocksdb_for_partition(store: Any, partition: int) -> Any:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dashboards.runbooks import DEFAULT_RUNBOOK_BASE_URL
 from events.vocabulary import Duration
-from leadflow.settings import SettingsError, describe_settings_error
 
 
 def _http_url(url: str) -> str:
@@ -34,6 +34,8 @@ class MilestoneSettings(BaseSettings):
     milestone_alerts_per_minute: Annotated[float, Field(gt=0)] = 60.0
     milestone_alert_burst: Annotated[int, Field(ge=1)] = 200
     milestone_post_timeout: Duration = Field(default=timedelta(seconds=10))
+    # The alerts link their runbooks here, like the Prometheus alerts (`leadflow rules build`).
+    runbook_base_url: Annotated[str, AfterValidator(_http_url)] = DEFAULT_RUNBOOK_BASE_URL
 
     @model_validator(mode="after")
     def _ttl_outlives_interval(self) -> MilestoneSettings:
@@ -45,10 +47,3 @@ class MilestoneSettings(BaseSettings):
                 "LEADFLOW_MILESTONE_INTERVALs, or open alerts lapse between posts"
             )
         return self
-
-
-def load_milestone_settings() -> MilestoneSettings:
-    try:
-        return MilestoneSettings()
-    except ValidationError as error:
-        raise SettingsError(describe_settings_error(error)) from None

@@ -6,13 +6,13 @@ from typing import Any
 
 import faust
 
-from leadflow.kafka_clients import aiokafka_security, require_sasl, ssl_context
-from leadflow.settings import SecurityProtocol, Settings
+from streams.kafka_clients import aiokafka_security, require_sasl, ssl_context
+from streams.settings import KafkaSettings, SecurityProtocol
 
 __all__ = ["faust_credentials", "kafka_python_config", "ssl_context"]
 
 
-def faust_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
+def faust_credentials(settings: KafkaSettings) -> faust.types.auth.CredentialsT | None:
     protocol = settings.security_protocol
     context = ssl_context(settings)
     if protocol is SecurityProtocol.PLAINTEXT:
@@ -28,7 +28,7 @@ def faust_credentials(settings: Settings) -> faust.types.auth.CredentialsT | Non
     )
 
 
-def kafka_python_config(settings: Settings) -> dict[str, Any]:
+def kafka_python_config(settings: KafkaSettings) -> dict[str, Any]:
     """Connection keyword arguments for kafka-python's admin client and producer."""
     return {
         "bootstrap_servers": settings.kafka_bootstrap.split(","),

@@ -15,11 +15,9 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 from faust.stores import STORES
-from faust.stores.memory import Store as MemoryStore
-from faust.stores.rocksdb import Store as RocksDBStore
 from faust.types import TP, EventT
 
-from streams.faust_adapter import aiokafka_connection
+from streams.faust_adapter import PartitionedMemoryStore, PlacedRocksDBStore, aiokafka_connection
 from streams.partitioning import lead_partition
 from streams.restore import RestoreStalled, read_changelog
 
@@ -29,11 +27,9 @@ MEMORY_SCHEME = "leadmemory"
 log = logging.getLogger(__name__)
 
 
-class LeadRocksDBStore(RocksDBStore):
-    def _set(self, key: bytes, value: bytes | None) -> None:
-        partition = lead_partition(key.decode(), self.table.partitions)
-        self._key_index[key] = partition
-        self._db_for_partition(partition).put(key, value)
+class LeadRocksDBStore(PlacedRocksDBStore):
+    def partition_of(self, key: bytes) -> int:
+        return lead_partition(key.decode(), self.table.partitions)
 
     async def on_rebalance(
         self,
@@ -54,7 +50,7 @@ class LeadRocksDBStore(RocksDBStore):
             start[partition] = 0 if offset is None else offset + 1
 
         def apply(partition: int, records: list[Any]) -> None:
-            db = self._db_for_partition(partition)
+            db = self.partition_db(partition)
             for record in records:
                 if record.value is None:
                     db.delete(record.key)
@@ -69,13 +65,13 @@ class LeadRocksDBStore(RocksDBStore):
         """(partition, lead id, state) of the active partitions, read per database."""
         topic = self.table.changelog_topic_name
         actives = self.app.assignor.assigned_actives()
-        for partition, db in list(self._dbs.items()):
+        for partition, db in self.open_partition_dbs():
             if TP(topic, partition) in actives:
-                for key, value in self._visible_items(db):
+                for key, value in self.visible_items(db):
                     yield partition, key, value
 
 
-class LeadMemoryStore(MemoryStore):
+class LeadMemoryStore(PartitionedMemoryStore):
     """A restore buffer in front of the ledgers, filled straight from the changelog.
 
     The ledgers hold each lead's state as objects; keeping the same states again as
@@ -92,7 +88,7 @@ class LeadMemoryStore(MemoryStore):
         super().__post_init__()
         self._offsets: dict[TP, int] = {}
         # What the fast read got, per partition; Faust's recovery of anything after
-        # it lands in `data` (with `_key_partition`), as in its own memory store.
+        # it lands in `data` (with `key_partitions`), as in its own memory store.
         self._read: dict[int, dict[bytes, bytes]] = {}
 
     def persisted_offset(self, tp: TP) -> int | None:
@@ -127,8 +123,7 @@ class LeadMemoryStore(MemoryStore):
         changelog = self.table.changelog_topic_name
         self._offsets.clear()
         self._read.clear()
-        self._clear()
-        self._key_partition.clear()
+        self.clear_all()
         owned = {tp.partition for tp in assigned if tp.topic == changelog}
 
         def apply(partition: int, records: list[Any]) -> None:
@@ -145,7 +140,7 @@ class LeadMemoryStore(MemoryStore):
                 key, value = values.popitem()
                 yield partition, key, value
         self._read.clear()
-        tail, placed = self.data, self._key_partition
+        tail, placed = self.data, self.key_partitions
         while tail:
             key, value = tail.popitem()
             yield placed[key], key, value

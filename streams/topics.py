@@ -9,9 +9,9 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from leadflow.kafka_diagnosis import diagnose_now
-from leadflow.settings import Settings
+from streams.kafka_diagnosis import diagnose_now
 from streams.security import kafka_python_config
+from streams.settings import KafkaSettings
 
 
 class KafkaUnreachable(KafkaError):
@@ -29,7 +29,7 @@ class TopicPlan:
     partitions: int
 
 
-def plan(settings: Settings) -> TopicPlan:
+def plan(settings: KafkaSettings) -> TopicPlan:
     return TopicPlan(
         events=settings.topic,
         by_lead=f"{settings.app_id}-events-by-lead",
@@ -38,7 +38,7 @@ def plan(settings: Settings) -> TopicPlan:
     )
 
 
-def ensure_topics(settings: Settings, replication: int = 1) -> dict[str, int]:
+def ensure_topics(settings: KafkaSettings, replication: int = 1) -> dict[str, int]:
     """Create missing topics; return every topic's actual partition count.
 
     Raises KafkaUnreachable, naming the cause (refused login, untrusted certificate,

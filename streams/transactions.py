@@ -35,6 +35,7 @@ from aiokafka.errors import (
     UnknownProducerId,
 )
 
+from streams.faust_adapter import transaction_failed_fatally
 from streams.outbox import Outbox, OutRecord, Pending, Unit
 
 log = logging.getLogger("leadflow.transactions")
@@ -190,7 +191,7 @@ class Transactions:
             try:
                 last = await self._transact(producer, unit, snapshot, states)
             except Exception as error:
-                if isinstance(error, _FENCED) or producer._txn_manager.is_fatal_error():
+                if isinstance(error, _FENCED) or transaction_failed_fatally(producer):
                     log.warning(
                         "%s: fenced (%s): another worker owns it now; dropping its state",
                         unit,

@@ -26,7 +26,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     In order: an existing cluster named by $LEADFLOW_KAFKA_BOOTSTRAP; a testcontainers
     Kafka if a Docker engine answers; else the project's own local Apache Kafka
-    (leadflow.broker.LocalKafka, jars fetched from Maven Central on first use).
+    (devtools.broker.LocalKafka, jars fetched from Maven Central on first use).
     """
     if existing := os.environ.get("LEADFLOW_KAFKA_BOOTSTRAP"):
         yield existing
@@ -48,7 +48,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with container as kafka:
             yield kafka.get_bootstrap_server()
         return
-    from leadflow.broker import LocalKafka
+    from devtools.broker import LocalKafka
 
     with LocalKafka(data_dir=tmp_path_factory.mktemp("kafka")) as broker:
         yield broker.bootstrap

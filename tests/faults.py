@@ -37,16 +37,16 @@ from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
+from devtools.broker import LocalKafka, free_port
+from devtools.generate import GeneratorSpec, generate_events, write_events
 from events import Rejection, decode, now_micros
 from events.batch import split_batch
-from leadflow.broker import LocalKafka, free_port
 from leadflow.config import load_funnel
-from leadflow.generate import GeneratorSpec, generate_events, write_events
 from leadflow.produce import Sender, lines
 from leadflow.replay import replay_lines
-from leadflow.settings import Settings
 from streams import deadletter
 from streams.security import kafka_python_config
+from streams.settings import WorkerSettings
 from streams.topics import ensure_topics
 from tests.streaming import (
     Deployment,
@@ -285,7 +285,7 @@ class PacedProducer(threading.Thread):
 
     def _send_all(self) -> None:
         deployment = self.deployment
-        settings = Settings(
+        settings = WorkerSettings(
             kafka_bootstrap=deployment.bootstrap,
             topic=deployment.topic,
             dlq_topic=deployment.dlq_topic,

@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from kafka import KafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
 from events import to_micros
@@ -28,6 +30,21 @@ from projections import History, catalog
 SeriesKey = tuple[str, frozenset[tuple[str, str]]]
 ADDITIVE = frozenset(m.name for m in (*catalog.ADDITIVE_METRICS, *catalog.POINT_IN_TIME_METRICS))
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def topic_records(bootstrap: str, topic: str, **options: Any) -> list[Any]:
+    """Every record of `topic` from the start, once nothing new arrives for a few seconds."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **{"consumer_timeout_ms": 5_000, **options},
+    )
+    try:
+        return list(consumer)
+    finally:
+        consumer.close()
 
 
 def free_port() -> int:

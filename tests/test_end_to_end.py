@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 import yaml
 
-from leadflow.generate import PROFILES, GeneratorSpec, generate_events, write_events
+from dashboards.prometheus_config import Scrape
+from dashboards.prometheus_config import render as render_prometheus_config
+from devtools.generate import PROFILES, GeneratorSpec, generate_events, write_events
 from tests.prometheus_harness import TEMPLATE_VALUES, query, running, substitute
 from tests.streaming import Deployment, converge, free_port
 
@@ -115,21 +117,14 @@ def fast_alertmanager_config(work: Path, webhook_url: str) -> Path:
 
 
 def prometheus_config(work: Path, workers: list[int], alertmanager: int) -> Path:
-    document = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(RULES / "leadflow-recording.yml"), str(fast_alert_rules(work))],
-        "alerting": {
-            "alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{alertmanager}"]}]}]
-        },
-        "scrape_configs": [
-            {
-                "job_name": "leadflow",
-                "static_configs": [{"targets": [f"127.0.0.1:{port}" for port in workers]}],
-            }
-        ],
-    }
+    scrape = Scrape(
+        workers=[f"127.0.0.1:{port}" for port in workers],
+        alertmanager=f"127.0.0.1:{alertmanager}",
+        interval="1s",
+        rule_files=[RULES / "leadflow-recording.yml", fast_alert_rules(work)],
+    )
     path = work / "prometheus.yml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    path.write_text(render_prometheus_config(scrape))
     return path
 
 

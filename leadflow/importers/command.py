@@ -143,7 +143,7 @@ def _sources(crm: str, specs: list[str]) -> list[Source]:
 
 
 def _import(args: argparse.Namespace, mapping: ImportMapping) -> int:
-    from leadflow.settings import Settings
+    from streams.settings import WorkerSettings
 
     if not args.files:
         raise StartError("name at least one CSV export")
@@ -160,7 +160,7 @@ def _import(args: argparse.Namespace, mapping: ImportMapping) -> int:
         codecs.lookup(args.encoding)
     except LookupError:
         raise StartError(f"--encoding {args.encoding!r} is not a text encoding") from None
-    settings = Settings()
+    settings = WorkerSettings()
     try:
         funnel = load_funnel(settings.config)
         rules = compile_rules(getattr(mapping, args.crm), funnel.vocabulary)
