@@ -53,7 +53,7 @@ HEADER = """\
 #   period:         labels period, window, period_start (all sources together)
 # The derived names (…:ratio, …:avg, …:band_position, …:wilson_lower|upper) are
 # exactly what `leadflow replay` prints, with the same labels and values;
-# tests/test_rules.py checks that against a real Prometheus scraping two workers.
+# tests/dashboards/test_rules.py checks that against a real Prometheus scraping two workers.
 #
 # Ground rules that keep the rules equal to replay:
 # * Every worker exports additive gauges for the leads it owns, so true values are

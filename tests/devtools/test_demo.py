@@ -37,7 +37,7 @@ from devtools.demo import (
 from devtools.generate import PROFILES, GeneratorSpec, generate_events
 from tests.streaming import Deployment, free_port
 
-RULES = Path(__file__).resolve().parents[1] / "dashboards" / "prometheus" / "rules"
+RULES = Path(__file__).resolve().parents[2] / "dashboards" / "prometheus" / "rules"
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 WEBHOOK_PORT = 9195
 
