@@ -19,7 +19,17 @@ from pathlib import Path
 
 from bench.harness import ROOT, log
 
-PACKAGES = ("leadflow", "streams", "events", "projections", "bench", "config")
+PACKAGES = (
+    "leadflow",
+    "streams",
+    "events",
+    "projections",
+    "dashboards",
+    "gateway",
+    "devtools",
+    "bench",
+    "config",
+)
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "results", ".*")
 
 
