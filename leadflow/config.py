@@ -18,7 +18,7 @@ from events.vocabulary import (
 )
 from leadflow.errors import UserError
 from projections import Funnel, TargetOverrides, Targets
-from projections.funnel import ScoreTier, SourceLabels, default_tiers
+from projections.funnel import HistoryDepth, ScoreTier, SourceLabels, default_tiers
 
 
 class ConfigError(UserError):
@@ -38,6 +38,7 @@ class FunnelSection(BaseModel):
     max_future_skew: Duration = Vocabulary.model_fields["max_future_skew"].default
     max_event_bytes: Annotated[int, Field(gt=0)] = DEFAULT_MAX_EVENT_BYTES
     source_labels: SourceLabels = SourceLabels()
+    history: HistoryDepth = HistoryDepth()
 
 
 class LeadflowConfig(BaseModel):
@@ -64,6 +65,7 @@ class LeadflowConfig(BaseModel):
             targets=self.targets,
             sources=self.sources,
             source_labels=section.source_labels,
+            history=section.history,
         )
 
 

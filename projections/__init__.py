@@ -42,7 +42,7 @@ def export(
     `derived=False` leaves out the ratios: a worker only sees its own leads, and the
     derived names belong to the recording rules that compute them from the sums.
     """
-    as_of = AsOf.at(calendar, as_of_ts)
+    as_of = AsOf.at(calendar, as_of_ts, funnel.history.of())
     rolled = roll_up(totals, calendar, as_of, history)
     sources = {source for (_, source, _, _) in totals}
     families = [

@@ -110,6 +110,7 @@ POINT_IN_TIME_METRICS = (OPEN_LEADS, STALLED_LEADS, OPEN_OPPORTUNITIES, OPEN_PIP
 
 # Configuration exported as series so rules compare against it without edits.
 PERIOD_PROGRESS = "leadflow_period_progress_ratio"
+PERIOD_YEAR_BEFORE = "leadflow_period_year_before_info"
 FUNNEL_STAGE_INFO = "leadflow_funnel_stage_info"
 TARGET_RATIO = "leadflow_target_qualified_to_won_ratio"
 TARGET_CLOSED_DEALS = "leadflow_target_closed_deals"
