@@ -8,7 +8,7 @@ from dashboards import variables
 from dashboards.builder import (
     JSON,
     Query,
-    band_overrides,
+    barchart,
     bargauge,
     dashboard,
     limit_override,
@@ -104,20 +104,16 @@ def build() -> JSON:
             "checks that the scoring model predicts acceptance.",
         ),
         row("Qualified-leads-to-sales ratio and pace"),
-        timeseries(
-            "Qualified-to-won ratio vs target band",
-            Query(
-                q.ratio(q.qualified(by="period_start"), q.entries("won", by="period_start")),
-                "ratio {{period_start}}",
-            ),
-            Query(q.ratio_target("upper"), "band upper"),
-            Query(q.ratio_target("lower"), "band lower"),
-            Query(q.ratio_target("target"), "target"),
-            overrides=band_overrides("band upper", "band lower", "target"),
+        barchart(
+            "Qualified-to-won ratio by period vs target",
+            Query(q.ratio(q.per_period(q.QUALIFIED), _won_by_period()), "ratio"),
+            Query(q.per_period_level(_won_by_period(), q.ratio_target("target")), "target"),
             decimals=2,
-            description="Above the band: qualified leads pile up faster than sales closes "
-            "(capacity, cycle length, competition, offer fit). Below: the pipeline is not "
-            "being refilled. Band: company-wide targets.",
+            description="Each kept period of the selected kind (current, previous and the "
+            "configured history): qualified leads per won deal. Above the company band "
+            "(see the sources board for bounds) qualified leads pile up faster than sales "
+            "closes (capacity, cycle length, competition, offer fit); below it the pipeline "
+            "is not being refilled.",
         ),
         threshold_line(
             timeseries(
@@ -129,17 +125,23 @@ def build() -> JSON:
                 "closed-deal goal at the target ratio needs.",
             )
         ),
-        timeseries(
-            "MQL to SQL vs minimum",
+        barchart(
+            "MQL to SQL by period vs minimum",
             Query(
-                q.ratio(q.entries("sql", by="period_start"), q.entries("mql", by="period_start")),
-                "MQL to SQL {{period_start}}",
+                q.ratio(
+                    q.per_period(q.ENTRIES, 'stage="sql"'), q.per_period(q.ENTRIES, 'stage="mql"')
+                ),
+                "MQL to SQL",
             ),
-            Query(q.company_target(catalog.TARGET_MQL_TO_SQL_MIN), "minimum"),
-            overrides=(limit_override("minimum"),),
+            Query(
+                q.per_period_level(
+                    _mqls_by_period(), q.company_target(catalog.TARGET_MQL_TO_SQL_MIN)
+                ),
+                "minimum",
+            ),
             unit="percentunit",
-            description="Below the minimum, marketing and sales disagree on lead quality or "
-            "the hand-off is failing.",
+            description="Each kept period of the selected kind. Below the minimum, "
+            "marketing and sales disagree on lead quality or the hand-off is failing.",
         ),
         timeseries(
             "Lead to MQL, week over week",
@@ -152,10 +154,46 @@ def build() -> JSON:
             unit="percentunit",
             description="This week's lead to MQL rate against last week's (period basis).",
         ),
-        timeseries(
-            "Entries per stage over time",
-            Query(q.total(q.ENTRIES, by="stage"), "{{stage}}"),
+        barchart(
+            "Entries per stage by period",
+            *(Query(q.per_period(q.ENTRIES, f'stage="{stage}"'), stage) for stage in STAGES),
             width=24,
+            description="Every kept period of the selected kind, complete as soon as the "
+            "workers have folded the history (a backfill or an import).",
+        ),
+        row("This period, the previous one and the same period a year before"),
+        bargauge(
+            "Qualified leads and won deals",
+            *_compared("qualified", q.QUALIFIED),
+            *_compared("won", q.ENTRIES, 'stage="won"'),
+            description="The current period of the selected kind, the previous one and "
+            "the one a year before the current (12 months, 4 quarters; needs a history "
+            "of at least a year for that kind, see funnel.history).",
+        ),
+        bargauge(
+            "Qualified-to-won ratio",
+            Query(
+                q.ratio(
+                    q.window_total(q.QUALIFIED, "", "current"),
+                    q.window_total(q.ENTRIES, 'stage="won"', "current"),
+                ),
+                "this period",
+            ),
+            Query(
+                q.ratio(
+                    q.window_total(q.QUALIFIED, "", "previous"),
+                    q.window_total(q.ENTRIES, 'stage="won"', "previous"),
+                ),
+                "previous",
+            ),
+            Query(
+                q.ratio(
+                    q.year_before_total(q.QUALIFIED),
+                    q.year_before_total(q.ENTRIES, 'stage="won"'),
+                ),
+                "a year before",
+            ),
+            decimals=2,
         ),
         row("Why leads drop out"),
         bargauge(
@@ -187,6 +225,22 @@ def build() -> JSON:
         "the qualified-leads-to-sales ratio against its target band, and pacing.",
         panels,
         variables.business(),
+    )
+
+
+def _mqls_by_period() -> str:
+    return q.per_period(q.ENTRIES, 'stage="mql"')
+
+
+def _won_by_period() -> str:
+    return q.per_period(q.ENTRIES, 'stage="won"')
+
+
+def _compared(name: str, metric: str, matchers: str = "") -> tuple[Query, ...]:
+    return (
+        Query(q.window_total(metric, matchers, "current"), f"{name}, this period"),
+        Query(q.window_total(metric, matchers, "previous"), f"{name}, previous"),
+        Query(q.year_before_total(metric, matchers), f"{name}, a year before"),
     )
 
 

@@ -17,6 +17,10 @@ SOURCES = 'source=~"$source"'
 # Company-wide targets are exported with source="" (no source label in Prometheus).
 NO_SOURCE = 'source=""'
 
+# Every period the workers keep of the selected kind (current, previous, past), for
+# per-period views: `period_start` tells them apart.
+KEPT = 'source=~"$source", period="$period", window!="future"'
+
 ENTRIES = "period_source:leadflow_stage_entries:sum"
 QUALIFIED = "period_source:leadflow_qualified_entries:sum"
 
@@ -25,6 +29,32 @@ def total(metric: str, matchers: str = "", *, by: str = "") -> str:
     """`metric` summed over the selected sources (optionally kept apart by labels)."""
     selector = f"{metric}{{{_join(matchers, SELECTED)}}}"
     return f"sum by ({by}) ({selector})" if by else f"sum({selector})"
+
+
+def per_period(metric: str, matchers: str = "") -> str:
+    """`metric` summed over the selected sources, one value per kept period."""
+    return f"sum by (period_start) ({metric}{{{_join(matchers, KEPT)}}})"
+
+
+def per_period_level(like: str, level: str) -> str:
+    """A constant (a target) as one value per period that `like` has, for bar charts."""
+    return f"0 * {like}\n+ scalar({level})"
+
+
+def window_total(metric: str, matchers: str, window: str) -> str:
+    """`metric` summed over the selected sources in one window of the selected kind."""
+    kind = f'source=~"$source", period="$period", window="{window}"'
+    return f"sum({metric}{{{_join(matchers, kind)}}})"
+
+
+def year_before_total(metric: str, matchers: str = "") -> str:
+    """`metric` summed over the selected sources in the period one year before the
+    current one (absent when the kind's history is shorter than a year)."""
+    kind = 'source=~"$source", period="$period"'
+    return (
+        f"sum({metric}{{{_join(matchers, kind)}}}\n"
+        f"  and on (period, window, period_start) {catalog.PERIOD_YEAR_BEFORE})"
+    )
 
 
 def entries(stage: str, *, by: str = "") -> str:

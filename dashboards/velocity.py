@@ -8,9 +8,9 @@ from dashboards import variables
 from dashboards.builder import (
     JSON,
     Query,
+    barchart,
     bargauge,
     dashboard,
-    limit_override,
     row,
     stat,
     timeseries,
@@ -19,6 +19,9 @@ from projections import catalog
 
 _DWELL = "period_source:leadflow_stage_dwell_seconds:sum"
 _EXITS = "period_source:leadflow_stage_exits:sum"
+_RESPONSES = "period_source:leadflow_responses:sum"
+_RESPONSE_SECONDS = "period_source:leadflow_response_seconds:sum"
+LEAVABLE = ("lead", "mql", "sql", "opportunity")
 
 
 def _avg_dwell(by: str = "stage") -> str:
@@ -30,17 +33,18 @@ def _point_in_time(metric: str, by: str) -> str:
 
 
 def build() -> JSON:
-    response = q.ratio(
-        q.total("period_source:leadflow_response_seconds:sum", by="period_start"),
-        q.total("period_source:leadflow_responses:sum", by="period_start"),
-    )
     panels = [
         row("Time in stage"),
         bargauge(
-            "Average dwell per stage",
+            "Average dwell per stage vs maximum",
             Query(_avg_dwell(), "{{stage}}"),
+            Query(
+                f"max by (stage) ({catalog.TARGET_DWELL_MAX}{{{q.NO_SOURCE}}})",
+                "max {{stage}}",
+            ),
             unit="s",
-            description="Average time in the stage of the leads that left it in the period.",
+            description="Average time in the stage of the leads that left it in the period, "
+            "and the company-wide maximum per stage.",
         ),
         stat(
             "Approximate cycle time",
@@ -51,17 +55,22 @@ def build() -> JSON:
             description="Sum of the average dwell in lead, MQL, SQL and opportunity: how long "
             "a lead that goes the whole way typically takes.",
         ),
-        timeseries(
-            "Average dwell per stage vs maximum",
-            Query(_avg_dwell(), "{{stage}}"),
-            Query(
-                f"max by (stage) ({catalog.TARGET_DWELL_MAX}{{{q.NO_SOURCE}}})",
-                "max {{stage}}",
+        barchart(
+            "Average dwell per stage by period",
+            *(
+                Query(
+                    q.ratio(
+                        q.per_period(_DWELL, f'stage="{stage}"'),
+                        q.per_period(_EXITS, f'stage="{stage}"'),
+                    ),
+                    stage,
+                )
+                for stage in LEAVABLE
             ),
-            overrides=(limit_override("/^max .*/", regex=True),),
             unit="s",
             width=24,
-            description="Dashed: the company-wide maximum dwell per stage.",
+            description="Each kept period of the selected kind: average time in the stage "
+            "of the leads that left it in the period.",
         ),
         row("Stalled and open leads (now)"),
         bargauge(
@@ -104,14 +113,18 @@ def build() -> JSON:
             ),
         ),
         row("Response to MQLs"),
-        timeseries(
-            "Average response time vs SLA",
-            Query(response, "response {{period_start}}"),
-            Query(q.company_target(catalog.TARGET_RESPONSE_MAX), "SLA"),
-            overrides=(limit_override("SLA"),),
+        barchart(
+            "Average response time by period vs SLA",
+            Query(q.ratio(q.per_period(_RESPONSE_SECONDS), q.per_period(_RESPONSES)), "response"),
+            Query(
+                q.per_period_level(
+                    q.per_period(_RESPONSES), q.company_target(catalog.TARGET_RESPONSE_MAX)
+                ),
+                "SLA",
+            ),
             unit="s",
             description="Average time from MQL entry to the first sales contact, for the "
-            "contacts made in the period.",
+            "contacts made in each kept period of the selected kind.",
         ),
         bargauge(
             "Average response time by source",
