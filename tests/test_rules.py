@@ -455,10 +455,11 @@ def test_every_dashboard_query_returns_data(stack: Stack) -> None:
             if not result:
                 empty.append(f"{path.name} | {title} | {concrete}")
             elif 'window!="future"' in concrete:
-                # Per-period views: every kept quarter is there after a few scrapes, not
-                # only the two windows Prometheus happened to see.
+                # Per-period views: the kept quarters are there after a few scrapes, not
+                # only the two windows Prometheus happened to see (five of the six: the
+                # oldest holds only the data's first week, no wins or exits).
                 periods = {item["metric"].get("period_start") for item in result}
-                if len(periods) < 6:
+                if len(periods) < 5:
                     short.append(f"{path.name} | {title} | {sorted(periods)}")
     assert not empty, "\n".join(empty)
     assert not short, "\n".join(short)
