@@ -72,6 +72,31 @@ WON_AMOUNT = Metric(
     "leadflow_won_amount", "Sum of deal amounts won in the period (as sent on deal.won).", ()
 )
 
+# Pipeline velocity (issue 10): opportunities that close, by outcome. See
+# projections/pipeline_velocity.py and the README's metric catalogue.
+PIPELINE_CLOSES = Metric(
+    "leadflow_pipeline_closes",
+    "Opportunities closed (won or lost, the earlier) in the period, by outcome and the "
+    "furthest pipeline sub-stage entered before the close.",
+    ("outcome", "stage_reached"),
+)
+PIPELINE_STAGE_EXITS = Metric(
+    "leadflow_pipeline_stage_exits",
+    "Opportunities closed in the period that spent time in the pipeline sub-stage.",
+    ("outcome", "pipeline_stage"),
+)
+PIPELINE_STAGE_DWELL = Metric(
+    "leadflow_pipeline_stage_dwell_seconds",
+    "Sum over those opportunities of the time spent in the pipeline sub-stage.",
+    ("outcome", "pipeline_stage"),
+)
+PIPELINE_STAGE_DWELL_BUCKET = Metric(
+    "leadflow_pipeline_stage_dwell_seconds_bucket",
+    "Of those opportunities, the ones that spent at most `le` seconds in the sub-stage "
+    "(cumulative, for histogram_quantile).",
+    ("outcome", "pipeline_stage", "le"),
+)
+
 ADDITIVE_METRICS: tuple[Metric, ...] = (
     STAGE_ENTRIES,
     COHORT_CONVERSIONS,
@@ -85,6 +110,10 @@ ADDITIVE_METRICS: tuple[Metric, ...] = (
     TIER_MQLS,
     TIER_SQLS,
     WON_AMOUNT,
+    PIPELINE_CLOSES,
+    PIPELINE_STAGE_EXITS,
+    PIPELINE_STAGE_DWELL,
+    PIPELINE_STAGE_DWELL_BUCKET,
 )
 
 # Point-in-time gauges over open leads (no period labels): additive across workers.
@@ -133,6 +162,7 @@ DERIVED_RESPONSE = "leadflow_response_seconds:avg"
 DERIVED_TIER = "leadflow_mql_to_sql_by_tier:ratio"
 DERIVED_PACE = "leadflow_qualified_pace:ratio"
 DERIVED_LEAD_TO_MQL_WOW = "leadflow_lead_to_mql_wow_change:ratio"
+DERIVED_PIPELINE_DWELL = "leadflow_pipeline_stage_dwell_seconds:avg"
 
 
 def derived_name(level: str, metric: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from events import LEAVABLE_STAGES, Stage
-from projections import catalog
+from projections import catalog, pipeline_velocity
 from projections.funnel import Funnel
 from projections.periods import AsOf, Calendar, PeriodKind
 from projections.snapshot import Family, Labels, Rolled, Sample, period_labels, scaled
@@ -96,6 +96,8 @@ def _derive(
         if metric == catalog.TIER_MQLS.name:
             sqls = totals.get((catalog.TIER_SQLS.name, labels), 0)
             ratio(catalog.DERIVED_TIER, (("tier", labels[0]),), sqls, mqls)
+
+    rows.extend(pipeline_velocity.derived_rows(totals))
 
     goal = targets.closed_goal(kind)
     if goal:

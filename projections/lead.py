@@ -83,6 +83,7 @@ class LeadState:
         "loss",
         "opportunity_amount",
         "pipeline",
+        "pipeline_entries",
         "rejection",
         "scores",
         "seen",
@@ -105,6 +106,9 @@ class LeadState:
         # Sorted packed (ts << 7 | score): order = (ts, score) order, one int each.
         self.scores: array[int] | None = None
         self.pipeline: tuple[int, str] | None = None  # latest (ts, stage)
+        # Earliest entry per pipeline sub-stage, as sorted (stage, ts) pairs: a tuple,
+        # so copies share it; replaced, never mutated, on the rare change.
+        self.pipeline_entries: tuple[tuple[str, int], ...] = ()
 
     def apply(self, event: Event) -> Outcome:
         digest = _xxh3_64(event.event_id.encode())
@@ -122,10 +126,11 @@ class LeadState:
             if kind is _SCORED:
                 return _CHANGED if self._add_score(event.ts, event.score) else _RECORDED
             candidate = (event.ts, intern(event.stage or ""))  # opportunity.stage_changed
+            entered = self._enter_pipeline(candidate[1], event.ts)
             if self.pipeline is None or candidate > self.pipeline:
                 self.pipeline = candidate
                 return _CHANGED
-            return _RECORDED
+            return _CHANGED if entered else _RECORDED
         changed = self._enter(slot, event)
         if kind is _CREATED and self._add_score(event.ts, event.score):
             changed = True
@@ -150,6 +155,18 @@ class LeadState:
             self.opportunity_amount = (event.event_id, event.amount_cents)
         elif slot == WON:
             self.won_amount = (event.event_id, event.amount_cents)
+        return True
+
+    def _enter_pipeline(self, stage: str, ts: int) -> bool:
+        """Keep the earliest entry into a pipeline sub-stage; True if it changed."""
+        entries = self.pipeline_entries
+        for position, (known, at) in enumerate(entries):
+            if known == stage:
+                if ts >= at:
+                    return False
+                self.pipeline_entries = (*entries[:position], (stage, ts), *entries[position + 1 :])
+                return True
+        self.pipeline_entries = tuple(sorted((*entries, (stage, ts))))
         return True
 
     def _wins_tie(self, slot: int, event_id: str) -> bool:
@@ -200,6 +217,7 @@ class LeadState:
         twin.won_amount = self.won_amount
         twin.scores = None if self.scores is None else self.scores[:]
         twin.pipeline = self.pipeline
+        twin.pipeline_entries = self.pipeline_entries
         return twin
 
     def latest_ts(self) -> int | None:
@@ -228,6 +246,7 @@ class LeadState:
             self.won_amount,
             None if self.scores is None else _score_pairs(self.scores),
             self.pipeline,
+            [list(entry) for entry in self.pipeline_entries],
         ]
 
     @classmethod
@@ -246,6 +265,14 @@ class LeadState:
         state.won_amount = _pair(wire[8])
         state.scores = None if wire[9] is None else _packed_scores(wire[9])
         state.pipeline = None if wire[10] is None else (wire[10][0], intern(wire[10][1]))
+        if len(wire) > 11:
+            state.pipeline_entries = tuple(sorted((intern(stage), ts) for stage, ts in wire[11]))
+        else:
+            # Written before entries per sub-stage were kept: the latest stage is all
+            # that is known (its entry may have been earlier; new events correct it).
+            state.pipeline_entries = (
+                () if state.pipeline is None else ((state.pipeline[1], state.pipeline[0]),)
+            )
         return state
 
     def __eq__(self, other: object) -> bool:
@@ -264,6 +291,7 @@ class LeadState:
             self.won_amount,
             scores,
             self.pipeline,
+            self.pipeline_entries,
         )
 
     __hash__ = None  # type: ignore[assignment]

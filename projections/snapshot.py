@@ -33,6 +33,7 @@ _CENTS = 100
 # Raw totals are integers (exact and order-free); these are the exported units.
 _SCALE = {
     catalog.STAGE_DWELL.name: _MICROS,
+    catalog.PIPELINE_STAGE_DWELL.name: _MICROS,
     catalog.RESPONSE_SECONDS.name: _MICROS,
     catalog.WON_AMOUNT.name: _CENTS,
     catalog.OPEN_PIPELINE_AMOUNT.name: _CENTS,
