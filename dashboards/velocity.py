@@ -22,10 +22,19 @@ _EXITS = "period_source:leadflow_stage_exits:sum"
 _RESPONSES = "period_source:leadflow_responses:sum"
 _RESPONSE_SECONDS = "period_source:leadflow_response_seconds:sum"
 LEAVABLE = ("lead", "mql", "sql", "opportunity")
+_PIPELINE_DWELL = f"period_source:{catalog.PIPELINE_STAGE_DWELL.name}:sum"
+_PIPELINE_EXITS = f"period_source:{catalog.PIPELINE_STAGE_EXITS.name}:sum"
+_PIPELINE_BUCKETS = f"period_source:{catalog.PIPELINE_STAGE_DWELL_BUCKET.name}:sum"
+_PIPELINE_CLOSES = f"period_source:{catalog.PIPELINE_CLOSES.name}:sum"
+_BY_OUTCOME = "outcome, pipeline_stage"
 
 
 def _avg_dwell(by: str = "stage") -> str:
     return q.ratio(q.total(_DWELL, by=by), q.total(_EXITS, by=by))
+
+
+def _pipeline_quantile(share: float) -> str:
+    return f"histogram_quantile({share}, {q.total(_PIPELINE_BUCKETS, by=f'le, {_BY_OUTCOME}')})"
 
 
 def _point_in_time(metric: str, by: str) -> str:
@@ -111,6 +120,64 @@ def build() -> JSON:
                 _point_in_time(catalog.OPEN_PIPELINE_AMOUNT.name, "pipeline_stage"),
                 "{{pipeline_stage}} (amount)",
             ),
+        ),
+        row("Won vs lost: days per pipeline stage"),
+        bargauge(
+            "Won vs lost: average days per pipeline stage",
+            Query(
+                q.ratio(
+                    q.total(_PIPELINE_DWELL, by=_BY_OUTCOME),
+                    q.total(_PIPELINE_EXITS, by=_BY_OUTCOME),
+                ),
+                "{{outcome}} · {{pipeline_stage}}",
+            ),
+            unit="s",
+            width=8,
+            description="Opportunities closed in the period, won and lost apart: average time "
+            "in each pipeline sub-stage until the next one (the last one until the close). "
+            "Winning deals usually move faster.",
+        ),
+        bargauge(
+            "Won vs lost: median days per pipeline stage",
+            Query(_pipeline_quantile(0.5), "{{outcome}} · {{pipeline_stage}}"),
+            unit="s",
+            width=8,
+            description="From the cumulative dwell buckets (1, 3, 7, 14, 30, 60, 90 days), "
+            "interpolated within a bucket by histogram_quantile.",
+        ),
+        bargauge(
+            "Won vs lost: 90th percentile days per pipeline stage",
+            Query(_pipeline_quantile(0.9), "{{outcome}} · {{pipeline_stage}}"),
+            unit="s",
+            width=8,
+            description="Nine in ten closed opportunities spent at most this long in the "
+            "sub-stage (beyond 90 days the bucket bound is shown).",
+        ),
+        bargauge(
+            "Furthest pipeline stage reached before the close",
+            Query(
+                q.total(_PIPELINE_CLOSES, by="outcome, stage_reached"),
+                "{{outcome}} after {{stage_reached}}",
+            ),
+            description="Opportunities closed in the period by outcome and the furthest "
+            "pipeline sub-stage they entered before closing ('none': no stage change).",
+        ),
+        barchart(
+            "Won vs lost: average days in the pipeline by period",
+            *(
+                Query(
+                    q.ratio(
+                        q.per_period(_PIPELINE_DWELL, f'outcome="{outcome}"'),
+                        q.per_period(_PIPELINE_CLOSES, f'outcome="{outcome}"'),
+                    ),
+                    outcome,
+                )
+                for outcome in ("won", "lost")
+            ),
+            unit="s",
+            description="Each kept period of the selected kind: time from the first pipeline "
+            "sub-stage to the close, averaged over the opportunities closed in the period "
+            "(those with no stage change count as 0).",
         ),
         row("Response to MQLs"),
         barchart(
