@@ -131,6 +131,7 @@ def build() -> JSON:
                 ),
                 "{{outcome}} · {{pipeline_stage}}",
             ),
+            Query(q.company_target(catalog.TARGET_PIPELINE_DWELL_MAX), "maximum"),
             unit="s",
             width=8,
             description="Opportunities closed in the period, won and lost apart: average time "

@@ -147,6 +147,7 @@ TARGET_MQL_TO_SQL_MIN = "leadflow_target_mql_to_sql_min_ratio"
 TARGET_LEAD_TO_MQL_MAX_DROP = "leadflow_target_lead_to_mql_max_wow_drop_ratio"
 TARGET_DWELL_MAX = "leadflow_target_stage_dwell_max_seconds"
 TARGET_RESPONSE_MAX = "leadflow_target_response_max_seconds"
+TARGET_PIPELINE_DWELL_MAX = "leadflow_target_pipeline_stage_dwell_max_seconds"
 
 # Derived series: the recording rules' names (level:metric:operation), which
 # `replay` prints too so the two can be compared line by line.

@@ -73,6 +73,8 @@ class Targets(_Strict):
     lead_to_mql_max_wow_drop_ratio: Share = 0.25
     stage_dwell_max: dict[Stage, Duration] = Field(default_factory=_default_dwell)
     response_max: Duration = timedelta(hours=24)
+    # Longest healthy average stay in any one pipeline sub-stage of closed deals.
+    pipeline_stage_dwell_max: Duration = timedelta(days=30)
 
     @field_validator("stage_dwell_max")
     @classmethod
@@ -92,6 +94,7 @@ class TargetOverrides(_Strict):
     lead_to_mql_max_wow_drop_ratio: Share | None = None
     stage_dwell_max: dict[Stage, Duration] | None = None
     response_max: Duration | None = None
+    pipeline_stage_dwell_max: Duration | None = None
 
     @field_validator("stage_dwell_max")
     @classmethod

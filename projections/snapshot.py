@@ -151,7 +151,7 @@ def configuration_families(
     funnel: Funnel, calendar: Calendar, as_of: AsOf, sources: Iterable[str]
 ) -> list[Family]:
     """Targets, the qualified stage and period progress, as series rules can join on."""
-    ratio, closed, mql_sql, wow, dwell, response = ([] for _ in range(6))
+    ratio, closed, mql_sql, wow, dwell, response, pipeline = ([] for _ in range(7))
     for source in ("", *sorted(set(sources) | set(funnel.sources))):
         targets = funnel.targets_for(source or None)
         src = (("source", source),)
@@ -167,6 +167,7 @@ def configuration_families(
             if limit is not None:
                 dwell.append(Sample((*src, ("stage", str(stage))), limit.total_seconds()))
         response.append(Sample(src, targets.response_max.total_seconds()))
+        pipeline.append(Sample(src, targets.pipeline_stage_dwell_max.total_seconds()))
     progress, year_before = [], []
     for kind in PERIOD_KINDS:
         # Every period a live export keeps: completed ones are at 1 (the pace of a
@@ -191,6 +192,11 @@ def configuration_families(
         ),
         Family(catalog.TARGET_DWELL_MAX, "Maximum dwell per stage.", tuple(dwell)),
         Family(catalog.TARGET_RESPONSE_MAX, "MQL response-time SLA.", tuple(response)),
+        Family(
+            catalog.TARGET_PIPELINE_DWELL_MAX,
+            "Maximum average time closed deals may spend in one pipeline sub-stage.",
+            tuple(pipeline),
+        ),
         Family(catalog.PERIOD_PROGRESS, "Share of the period elapsed at as-of.", tuple(progress)),
         Family(
             catalog.PERIOD_YEAR_BEFORE,
