@@ -33,7 +33,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from events import now_micros
 from leadflow.settings import Settings, StoreKind
 from projections import Funnel
-from projections.exposition import render
 from streams import faust_adapter, stores
 from streams.lease import Lease
 from streams.ledgers import PartitionLedgers, encode_state
@@ -289,8 +288,8 @@ def _wire(worker: Worker) -> None:
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
         _refresh_gauges(worker)
-        families = worker.ledgers.families() if worker.ready else []
-        body = render(families) + generate_latest(telemetry.registry)
+        series = worker.ledgers.exposition() if worker.ready else b""
+        body = series + generate_latest(telemetry.registry)
         return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
     @app.page("/status")
