@@ -6,8 +6,8 @@ from __future__ import annotations
 from builders import decoded, event
 from prometheus_client.parser import text_string_to_metric_families
 
-from projections import Funnel
-from projections.exposition import render
+from projections import Family, Funnel, Sample
+from projections.exposition import render, render_generic
 from streams.ledgers import PartitionLedgers
 
 
@@ -52,3 +52,25 @@ def test_the_additive_part_is_rendered_again_after_a_lead_changes():
     after = ledgers.exposition()
     assert _mql_entries(after) and not _mql_entries(before)
     assert _series(after) == _series(render(ledgers.families()))
+
+
+def test_the_direct_renderer_writes_what_prometheus_client_writes():
+    ledgers = _worker()
+    ledgers.by_partition[1].apply(
+        [
+            decoded(event("opportunity.created", "b", "2026-03-03T10:00:00Z", amount=1500)),
+            decoded(event("opportunity.stage_changed", "b", "2026-03-04T10:00:00Z", stage="demo")),
+            decoded(event("deal.won", "b", "2026-04-09T10:00:00Z", amount=2499.99)),
+        ]
+    )
+    odd = Family(
+        "leadflow_test_odd",
+        "help with \\ a backslash\nand a newline",
+        (
+            Sample((("z", 'a "quoted" \\ value\nover lines'), ("a", "1")), 0.1),
+            Sample((), 1e22),
+            Sample((("le", "+Inf"),), float("inf")),
+        ),
+    )
+    families = [*ledgers.families(), odd]
+    assert render(families) == render_generic(families)
