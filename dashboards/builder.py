@@ -178,6 +178,46 @@ def table(title: str, *queries: Query, columns: dict[str, str], **kwargs: Any) -
     )
 
 
+def barchart(title: str, *queries: Query, x_field: str = "period_start", **kwargs: Any) -> Panel:
+    """One bar group per value of `x_field` (a label every query keeps), one bar per query.
+
+    The queries are instant tables joined on `x_field`; each bar is named by its
+    query's legend. Made for per-period views: every kept period is on the board
+    as soon as the workers export it, with no history to accumulate in Prometheus.
+    """
+    table_queries = tuple(
+        Query(query.expr, query.legend, instant=True, table=True) for query in queries
+    )
+    names = {f"Value #{ascii_uppercase[n]}": query.legend for n, query in enumerate(queries)}
+    if len(queries) == 1:
+        names = {"Value": queries[0].legend}
+    transformations = [
+        {"id": "merge", "options": {}},
+        {"id": "organize", "options": {"excludeByName": {"Time": True}, "renameByName": names}},
+        {"id": "sortBy", "options": {"sort": [{"field": x_field}]}},
+    ]
+    options = {
+        "xField": x_field,
+        "orientation": "vertical",
+        "groupWidth": 0.7,
+        "barWidth": 0.9,
+        "showValue": "never",
+        "stacking": "none",
+        "xTickLabelRotation": -45,
+        "legend": {"displayMode": "list", "placement": "bottom", "calcs": []},
+        "tooltip": {"mode": "multi", "sort": "none"},
+    }
+    return Panel(
+        "barchart",
+        title,
+        table_queries,
+        options=options,
+        transformations=transformations,
+        custom={"fillOpacity": 80, "lineWidth": 1},
+        **kwargs,
+    )
+
+
 def row(title: str) -> Panel:
     return Panel("row", title, width=GRID_WIDTH, height=1)
 

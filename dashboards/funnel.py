@@ -8,7 +8,7 @@ from dashboards import variables
 from dashboards.builder import (
     JSON,
     Query,
-    band_overrides,
+    barchart,
     bargauge,
     dashboard,
     limit_override,
@@ -100,24 +100,27 @@ def build() -> JSON:
             "checks that the scoring model predicts acceptance.",
         ),
         row("Qualified-leads-to-sales ratio and pace"),
-        timeseries(
-            "Qualified-to-won ratio vs target band",
+        barchart(
+            "Qualified-to-won ratio by period vs target",
             Query(
-                q.derived(catalog.QUALIFIED_TO_WON, by="period_start"),
-                "ratio {{period_start}}",
+                q.derived(catalog.QUALIFIED_TO_WON, by="period_start", selection=q.KEPT), "ratio"
             ),
-            Query(q.interval(_RATIO_INTERVAL, "lower", by="period_start"), "interval low"),
-            Query(q.interval(_RATIO_INTERVAL, "upper", by="period_start"), "interval high"),
-            Query(q.ratio_target("upper"), "band upper"),
-            Query(q.ratio_target("lower"), "band lower"),
-            Query(q.ratio_target("target"), "target"),
-            overrides=band_overrides("band upper", "band lower", "target"),
+            Query(
+                q.interval(_RATIO_INTERVAL, "lower", by="period_start", selection=q.KEPT),
+                "interval low",
+            ),
+            Query(
+                q.interval(_RATIO_INTERVAL, "upper", by="period_start", selection=q.KEPT),
+                "interval high",
+            ),
+            Query(q.per_period_level(_won_by_period(), q.ratio_target("target")), "target"),
             decimals=2,
-            description="Interval: the range the true ratio lies in at the configured evidence "
-            "level (80 % by default); alerts fire only when all of it is off target. "
-            "Above the band: qualified leads pile up faster than sales closes "
-            "(capacity, cycle length, competition, offer fit). Below: the pipeline is not "
-            "being refilled. Band: company-wide targets.",
+            description="Each kept period of the selected kind (current, previous and the "
+            "configured history): qualified leads per won deal. Above the company band "
+            "(see the sources board for bounds) qualified leads pile up faster than sales "
+            "closes (capacity, cycle length, competition, offer fit); below it the pipeline "
+            "is not being refilled. Interval: the range the true ratio lies in at the configured "
+            "evidence level (80 % by default); alerts fire only when all of it is off target.",
         ),
         threshold_line(
             timeseries(
@@ -129,17 +132,21 @@ def build() -> JSON:
                 "closed-deal goal at the target ratio needs.",
             )
         ),
-        timeseries(
-            "MQL to SQL vs minimum",
+        barchart(
+            "MQL to SQL by period vs minimum",
             Query(
-                q.derived(catalog.MQL_TO_SQL, by="period_start"),
-                "MQL to SQL {{period_start}}",
+                q.derived(catalog.MQL_TO_SQL, by="period_start", selection=q.KEPT),
+                "MQL to SQL",
             ),
-            Query(q.company_target(catalog.TARGET_MQL_TO_SQL_MIN), "minimum"),
-            overrides=(limit_override("minimum"),),
+            Query(
+                q.per_period_level(
+                    _mqls_by_period(), q.company_target(catalog.TARGET_MQL_TO_SQL_MIN)
+                ),
+                "minimum",
+            ),
             unit="percentunit",
-            description="Below the minimum, marketing and sales disagree on lead quality or "
-            "the hand-off is failing.",
+            description="Each kept period of the selected kind. Below the minimum, "
+            "marketing and sales disagree on lead quality or the hand-off is failing.",
         ),
         timeseries(
             "Lead to MQL, week over week",
@@ -152,10 +159,46 @@ def build() -> JSON:
             unit="percentunit",
             description="This week's lead to MQL rate against last week's (period basis).",
         ),
-        timeseries(
-            "Entries per stage over time",
-            Query(q.total(q.ENTRIES, by="stage"), "{{stage}}"),
+        barchart(
+            "Entries per stage by period",
+            *(Query(q.per_period(q.ENTRIES, f'stage="{stage}"'), stage) for stage in STAGES),
             width=24,
+            description="Every kept period of the selected kind, complete as soon as the "
+            "workers have folded the history (a backfill or an import).",
+        ),
+        row("This period, the previous one and the same period a year before"),
+        bargauge(
+            "Qualified leads and won deals",
+            *_compared("qualified", q.QUALIFIED),
+            *_compared("won", q.ENTRIES, 'stage="won"'),
+            description="The current period of the selected kind, the previous one and "
+            "the one a year before the current (12 months, 4 quarters; needs a history "
+            "of at least a year for that kind, see funnel.history).",
+        ),
+        bargauge(
+            "Qualified-to-won ratio",
+            Query(
+                q.ratio(
+                    q.window_total(q.QUALIFIED, "", "current"),
+                    q.window_total(q.ENTRIES, 'stage="won"', "current"),
+                ),
+                "this period",
+            ),
+            Query(
+                q.ratio(
+                    q.window_total(q.QUALIFIED, "", "previous"),
+                    q.window_total(q.ENTRIES, 'stage="won"', "previous"),
+                ),
+                "previous",
+            ),
+            Query(
+                q.ratio(
+                    q.year_before_total(q.QUALIFIED),
+                    q.year_before_total(q.ENTRIES, 'stage="won"'),
+                ),
+                "a year before",
+            ),
+            decimals=2,
         ),
         row("Why leads drop out"),
         bargauge(
@@ -187,6 +230,22 @@ def build() -> JSON:
         "the qualified-leads-to-sales ratio against its target band, and pacing.",
         panels,
         variables.business(),
+    )
+
+
+def _mqls_by_period() -> str:
+    return q.per_period(q.ENTRIES, 'stage="mql"')
+
+
+def _won_by_period() -> str:
+    return q.per_period(q.ENTRIES, 'stage="won"')
+
+
+def _compared(name: str, metric: str, matchers: str = "") -> tuple[Query, ...]:
+    return (
+        Query(q.window_total(metric, matchers, "current"), f"{name}, this period"),
+        Query(q.window_total(metric, matchers, "previous"), f"{name}, previous"),
+        Query(q.year_before_total(metric, matchers), f"{name}, a year before"),
     )
 
 

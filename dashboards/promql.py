@@ -19,6 +19,10 @@ SOURCES = 'source=~"$source"'
 # Company-wide targets are exported with source="" (no source label in Prometheus).
 NO_SOURCE = 'source=""'
 
+# Every period the workers keep of the selected kind (current, previous, past), for
+# per-period views: `period_start` tells them apart.
+KEPT = 'source=~"$source", period="$period", window!="future"'
+
 ENTRIES = "period_source:leadflow_stage_entries:sum"
 QUALIFIED = "period_source:leadflow_qualified_entries:sum"
 
@@ -27,6 +31,32 @@ def total(metric: str, matchers: str = "", *, by: str = "") -> str:
     """`metric` summed over the selected sources (optionally kept apart by labels)."""
     selector = f"{metric}{{{_join(matchers, SELECTED)}}}"
     return f"sum by ({by}) ({selector})" if by else f"sum({selector})"
+
+
+def per_period(metric: str, matchers: str = "") -> str:
+    """`metric` summed over the selected sources, one value per kept period."""
+    return f"sum by (period_start) ({metric}{{{_join(matchers, KEPT)}}})"
+
+
+def per_period_level(like: str, level: str) -> str:
+    """A constant (a target) as one value per period that `like` has, for bar charts."""
+    return f"0 * {like}\n+ scalar({level})"
+
+
+def window_total(metric: str, matchers: str, window: str) -> str:
+    """`metric` summed over the selected sources in one window of the selected kind."""
+    kind = f'source=~"$source", period="$period", window="{window}"'
+    return f"sum({metric}{{{_join(matchers, kind)}}})"
+
+
+def year_before_total(metric: str, matchers: str = "") -> str:
+    """`metric` summed over the selected sources in the period one year before the
+    current one (absent when the kind's history is shorter than a year)."""
+    kind = 'source=~"$source", period="$period"'
+    return (
+        f"sum({metric}{{{_join(matchers, kind)}}}\n"
+        f"  and on (period, window, period_start) {catalog.PERIOD_YEAR_BEFORE})"
+    )
 
 
 def entries(stage: str, *, by: str = "") -> str:
@@ -41,17 +71,17 @@ def ratio(numerator: str, denominator: str) -> str:
     return f"{numerator}\n/\n{denominator}"
 
 
-def derived(ratio: Ratio, *, by: str = "") -> str:
+def derived(ratio: Ratio, *, by: str = "", selection: str = SELECTED) -> str:
     """A catalogue ratio over the selected sources: its recording rule's formula, applied
     to the selection's sums (so win rate, MQL to SQL, … are defined once)."""
-    return recording.ratio_expr(ratio, _selected(ratio.kept, by))
+    return recording.ratio_expr(ratio, _selected(ratio.kept, by, selection))
 
 
-def interval(chosen: Interval, bound: str, *, by: str = "") -> str:
+def interval(chosen: Interval, bound: str, *, by: str = "", selection: str = SELECTED) -> str:
     """The Wilson interval (`bound` lower or upper) of a catalogue ratio over the
     selected sources, at the workers' configured evidence level."""
-    render = _selected(chosen.ratio.kept, by)
-    ratio = f"({derived(chosen.ratio, by=by)})"
+    render = _selected(chosen.ratio.kept, by, selection)
+    ratio = f"({derived(chosen.ratio, by=by, selection=selection)})"
     p = f"clamp_max(1 / {ratio}, 1)" if chosen.inverse else f"clamp_max({ratio}, 1)"
     n = f"({recording.trials_expr(chosen, render)})"
     low = recording.wilson_bound(p, n, recording.EVIDENCE_Z, "-")
@@ -61,11 +91,11 @@ def interval(chosen: Interval, bound: str, *, by: str = "") -> str:
     return low if bound == "lower" else high
 
 
-def _selected(kept: tuple[str, ...], by: str) -> recording.Render:
+def _selected(kept: tuple[str, ...], by: str, selection: str) -> recording.Render:
     labels = ", ".join(dict.fromkeys(label for label in (*kept, *by.split(", ")) if label))
 
     def render(chosen: Select) -> str:
-        return f"sum by ({labels}) ({recording.selection(catalog.LEVEL_SOURCE, chosen, SELECTED)})"
+        return f"sum by ({labels}) ({recording.selection(catalog.LEVEL_SOURCE, chosen, selection)})"
 
     return render
 

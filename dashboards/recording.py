@@ -65,6 +65,8 @@ HEADER = """\
 #   policy) are exported identically by every worker: `max by` removes duplicates.
 # * Overall targets carry source="" on the wire, i.e. no source label here.
 # * Sums exist only while ready workers own every lead partition (see coverage).
+# * Every kept period (window current, previous and past, funnel.history) is summed
+#   and derived alike: the sums keep `window` and `period_start`.
 #
 # Everything sits in one group because Prometheus evaluates a group's rules in
 # order, so each derived rule sees the sums recorded earlier in the same cycle.

@@ -8,18 +8,33 @@ from dashboards import variables
 from dashboards.builder import (
     JSON,
     Query,
+    barchart,
     bargauge,
     dashboard,
-    limit_override,
     row,
     stat,
     timeseries,
 )
 from projections import catalog
 
+_DWELL = "period_source:leadflow_stage_dwell_seconds:sum"
+_EXITS = "period_source:leadflow_stage_exits:sum"
+_RESPONSES = "period_source:leadflow_responses:sum"
+_RESPONSE_SECONDS = "period_source:leadflow_response_seconds:sum"
+LEAVABLE = ("lead", "mql", "sql", "opportunity")
+_PIPELINE_DWELL = f"period_source:{catalog.PIPELINE_STAGE_DWELL.name}:sum"
+_PIPELINE_EXITS = f"period_source:{catalog.PIPELINE_STAGE_EXITS.name}:sum"
+_PIPELINE_BUCKETS = f"period_source:{catalog.PIPELINE_STAGE_DWELL_BUCKET.name}:sum"
+_PIPELINE_CLOSES = f"period_source:{catalog.PIPELINE_CLOSES.name}:sum"
+_BY_OUTCOME = "outcome, pipeline_stage"
+
 
 def _avg_dwell(by: str = "stage") -> str:
     return q.derived(catalog.DWELL_AVG, by=by)
+
+
+def _pipeline_quantile(share: float) -> str:
+    return f"histogram_quantile({share}, {q.total(_PIPELINE_BUCKETS, by=f'le, {_BY_OUTCOME}')})"
 
 
 def _point_in_time(metric: str, by: str) -> str:
@@ -27,14 +42,18 @@ def _point_in_time(metric: str, by: str) -> str:
 
 
 def build() -> JSON:
-    response = q.derived(catalog.RESPONSE_AVG, by="period_start")
     panels = [
         row("Time in stage"),
         bargauge(
-            "Average dwell per stage",
+            "Average dwell per stage vs maximum",
             Query(_avg_dwell(), "{{stage}}"),
+            Query(
+                f"max by (stage) ({catalog.TARGET_DWELL_MAX}{{{q.NO_SOURCE}}})",
+                "max {{stage}}",
+            ),
             unit="s",
-            description="Average time in the stage of the leads that left it in the period.",
+            description="Average time in the stage of the leads that left it in the period, "
+            "and the company-wide maximum per stage.",
         ),
         stat(
             "Approximate cycle time",
@@ -45,17 +64,22 @@ def build() -> JSON:
             description="Sum of the average dwell in lead, MQL, SQL and opportunity: how long "
             "a lead that goes the whole way typically takes.",
         ),
-        timeseries(
-            "Average dwell per stage vs maximum",
-            Query(_avg_dwell(), "{{stage}}"),
-            Query(
-                f"max by (stage) ({catalog.TARGET_DWELL_MAX}{{{q.NO_SOURCE}}})",
-                "max {{stage}}",
+        barchart(
+            "Average dwell per stage by period",
+            *(
+                Query(
+                    q.ratio(
+                        q.per_period(_DWELL, f'stage="{stage}"'),
+                        q.per_period(_EXITS, f'stage="{stage}"'),
+                    ),
+                    stage,
+                )
+                for stage in LEAVABLE
             ),
-            overrides=(limit_override("/^max .*/", regex=True),),
             unit="s",
             width=24,
-            description="Dashed: the company-wide maximum dwell per stage.",
+            description="Each kept period of the selected kind: average time in the stage "
+            "of the leads that left it in the period.",
         ),
         row("Stalled and open leads (now)"),
         bargauge(
@@ -97,15 +121,78 @@ def build() -> JSON:
                 "{{pipeline_stage}} (amount)",
             ),
         ),
+        row("Won vs lost: days per pipeline stage"),
+        bargauge(
+            "Won vs lost: average days per pipeline stage",
+            Query(
+                q.ratio(
+                    q.total(_PIPELINE_DWELL, by=_BY_OUTCOME),
+                    q.total(_PIPELINE_EXITS, by=_BY_OUTCOME),
+                ),
+                "{{outcome}} · {{pipeline_stage}}",
+            ),
+            Query(q.company_target(catalog.TARGET_PIPELINE_DWELL_MAX), "maximum"),
+            unit="s",
+            width=8,
+            description="Opportunities closed in the period, won and lost apart: average time "
+            "in each pipeline sub-stage until the next one (the last one until the close). "
+            "Winning deals usually move faster.",
+        ),
+        bargauge(
+            "Won vs lost: median days per pipeline stage",
+            Query(_pipeline_quantile(0.5), "{{outcome}} · {{pipeline_stage}}"),
+            unit="s",
+            width=8,
+            description="From the cumulative dwell buckets (1, 3, 7, 14, 30, 60, 90 days), "
+            "interpolated within a bucket by histogram_quantile.",
+        ),
+        bargauge(
+            "Won vs lost: 90th percentile days per pipeline stage",
+            Query(_pipeline_quantile(0.9), "{{outcome}} · {{pipeline_stage}}"),
+            unit="s",
+            width=8,
+            description="Nine in ten closed opportunities spent at most this long in the "
+            "sub-stage (beyond 90 days the bucket bound is shown).",
+        ),
+        bargauge(
+            "Furthest pipeline stage reached before the close",
+            Query(
+                q.total(_PIPELINE_CLOSES, by="outcome, stage_reached"),
+                "{{outcome}} after {{stage_reached}}",
+            ),
+            description="Opportunities closed in the period by outcome and the furthest "
+            "pipeline sub-stage they entered before closing ('none': no stage change).",
+        ),
+        barchart(
+            "Won vs lost: average days in the pipeline by period",
+            *(
+                Query(
+                    q.ratio(
+                        q.per_period(_PIPELINE_DWELL, f'outcome="{outcome}"'),
+                        q.per_period(_PIPELINE_CLOSES, f'outcome="{outcome}"'),
+                    ),
+                    outcome,
+                )
+                for outcome in ("won", "lost")
+            ),
+            unit="s",
+            description="Each kept period of the selected kind: time from the first pipeline "
+            "sub-stage to the close, averaged over the opportunities closed in the period "
+            "(those with no stage change count as 0).",
+        ),
         row("Response to MQLs"),
-        timeseries(
-            "Average response time vs SLA",
-            Query(response, "response {{period_start}}"),
-            Query(q.company_target(catalog.TARGET_RESPONSE_MAX), "SLA"),
-            overrides=(limit_override("SLA"),),
+        barchart(
+            "Average response time by period vs SLA",
+            Query(q.ratio(q.per_period(_RESPONSE_SECONDS), q.per_period(_RESPONSES)), "response"),
+            Query(
+                q.per_period_level(
+                    q.per_period(_RESPONSES), q.company_target(catalog.TARGET_RESPONSE_MAX)
+                ),
+                "SLA",
+            ),
             unit="s",
             description="Average time from MQL entry to the first sales contact, for the "
-            "contacts made in the period.",
+            "contacts made in each kept period of the selected kind.",
         ),
         bargauge(
             "Average response time by source",

@@ -19,7 +19,7 @@ from events.vocabulary import (
 from leadflow.errors import UserError
 from projections import Funnel, TargetOverrides, Targets
 from projections.evidence import Evidence
-from projections.funnel import ScoreTier, SourceLabels, default_tiers
+from projections.funnel import HistoryDepth, ScoreTier, SourceLabels, default_tiers
 
 
 class ConfigError(UserError):
@@ -39,6 +39,7 @@ class FunnelSection(BaseModel):
     max_future_skew: Duration = Vocabulary.model_fields["max_future_skew"].default
     max_event_bytes: Annotated[int, Field(gt=0)] = DEFAULT_MAX_EVENT_BYTES
     source_labels: SourceLabels = SourceLabels()
+    history: HistoryDepth = HistoryDepth()
 
 
 class LeadflowConfig(BaseModel):
@@ -67,6 +68,7 @@ class LeadflowConfig(BaseModel):
             sources=self.sources,
             source_labels=section.source_labels,
             evidence=self.evidence,
+            history=section.history,
         )
 
 

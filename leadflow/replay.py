@@ -152,8 +152,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--history",
         choices=[h.value for h in History],
         default=History.LIVE.value,
-        help="'live': current and previous period of each kind (what a worker exports); "
-        "'all': every period",
+        help="'live': the current period of each kind and the completed ones the config "
+        "keeps (funnel.history; what a worker exports); 'all': every period",
     )
     parser.add_argument(
         "--breaches",

@@ -42,16 +42,34 @@ def export(
     `derived=False` leaves out the ratios: a worker only sees its own leads, and the
     derived names belong to the recording rules that compute them from the sums.
     """
-    as_of = AsOf.at(calendar, as_of_ts)
+    as_of = AsOf.at(calendar, as_of_ts, funnel.history.of())
     rolled = roll_up(totals, calendar, as_of, history)
-    sources = {source for (_, source, _, _) in totals}
     families = [
         *additive_families(rolled, as_of),
-        *point_in_time_families(totals, funnel, calendar, as_of),
-        *configuration_families(funnel, calendar, as_of, sources),
+        *instant_families(totals, funnel, calendar, as_of_ts),
         *(derived_families(rolled, funnel, calendar, as_of) if derived else ()),
     ]
     return sorted(families, key=lambda family: family.name)
+
+
+def additive_export(
+    totals: Mapping[Key, int], funnel: Funnel, calendar: Calendar, as_of_ts: int
+) -> list[Family]:
+    """The live additive families alone: they change only with the totals or the day."""
+    as_of = AsOf.at(calendar, as_of_ts, funnel.history.of())
+    return additive_families(roll_up(totals, calendar, as_of, History.LIVE), as_of)
+
+
+def instant_families(
+    totals: Mapping[Key, int], funnel: Funnel, calendar: Calendar, as_of_ts: int
+) -> list[Family]:
+    """Point-in-time and configuration families: they move with the as-of instant."""
+    as_of = AsOf.at(calendar, as_of_ts, funnel.history.of())
+    sources = {source for (_, source, _, _) in totals}
+    return [
+        *point_in_time_families(totals, funnel, calendar, as_of),
+        *configuration_families(funnel, calendar, as_of, sources),
+    ]
 
 
 __all__ = [
@@ -72,6 +90,8 @@ __all__ = [
     "TargetOverrides",
     "Targets",
     "Window",
+    "additive_export",
     "export",
+    "instant_families",
     "merge_totals",
 ]

@@ -72,6 +72,31 @@ WON_AMOUNT = Metric(
     "leadflow_won_amount", "Sum of deal amounts won in the period (as sent on deal.won).", ()
 )
 
+# Pipeline velocity (issue 10): opportunities that close, by outcome. See
+# projections/pipeline_velocity.py and the README's metric catalogue.
+PIPELINE_CLOSES = Metric(
+    "leadflow_pipeline_closes",
+    "Opportunities closed (won or lost, the earlier) in the period, by outcome and the "
+    "furthest pipeline sub-stage entered before the close.",
+    ("outcome", "stage_reached"),
+)
+PIPELINE_STAGE_EXITS = Metric(
+    "leadflow_pipeline_stage_exits",
+    "Opportunities closed in the period that spent time in the pipeline sub-stage.",
+    ("outcome", "pipeline_stage"),
+)
+PIPELINE_STAGE_DWELL = Metric(
+    "leadflow_pipeline_stage_dwell_seconds",
+    "Sum over those opportunities of the time spent in the pipeline sub-stage.",
+    ("outcome", "pipeline_stage"),
+)
+PIPELINE_STAGE_DWELL_BUCKET = Metric(
+    "leadflow_pipeline_stage_dwell_seconds_bucket",
+    "Of those opportunities, the ones that spent at most `le` seconds in the sub-stage "
+    "(cumulative, for histogram_quantile).",
+    ("outcome", "pipeline_stage", "le"),
+)
+
 ADDITIVE_METRICS: tuple[Metric, ...] = (
     STAGE_ENTRIES,
     COHORT_CONVERSIONS,
@@ -85,6 +110,10 @@ ADDITIVE_METRICS: tuple[Metric, ...] = (
     TIER_MQLS,
     TIER_SQLS,
     WON_AMOUNT,
+    PIPELINE_CLOSES,
+    PIPELINE_STAGE_EXITS,
+    PIPELINE_STAGE_DWELL,
+    PIPELINE_STAGE_DWELL_BUCKET,
 )
 
 # Point-in-time gauges over open leads (no period labels): additive across workers.
@@ -110,6 +139,7 @@ POINT_IN_TIME_METRICS = (OPEN_LEADS, STALLED_LEADS, OPEN_OPPORTUNITIES, OPEN_PIP
 
 # Configuration exported as series so rules compare against it without edits.
 PERIOD_PROGRESS = "leadflow_period_progress_ratio"
+PERIOD_YEAR_BEFORE = "leadflow_period_year_before_info"
 FUNNEL_STAGE_INFO = "leadflow_funnel_stage_info"
 TARGET_RATIO = "leadflow_target_qualified_to_won_ratio"
 TARGET_CLOSED_DEALS = "leadflow_target_closed_deals"
@@ -117,6 +147,7 @@ TARGET_MQL_TO_SQL_MIN = "leadflow_target_mql_to_sql_min_ratio"
 TARGET_LEAD_TO_MQL_MAX_DROP = "leadflow_target_lead_to_mql_max_wow_drop_ratio"
 TARGET_DWELL_MAX = "leadflow_target_stage_dwell_max_seconds"
 TARGET_RESPONSE_MAX = "leadflow_target_response_max_seconds"
+TARGET_PIPELINE_DWELL_MAX = "leadflow_target_pipeline_stage_dwell_max_seconds"
 # The evidence policy: the z score of the configured interval level, and the fewest
 # trials (e.g. qualified leads) a business alert may conclude from.
 EVIDENCE_Z = "leadflow_evidence_z_score"
@@ -137,6 +168,7 @@ DERIVED_RESPONSE = "leadflow_response_seconds:avg"
 DERIVED_TIER = "leadflow_mql_to_sql_by_tier:ratio"
 DERIVED_PACE = "leadflow_qualified_pace:ratio"
 DERIVED_LEAD_TO_MQL_WOW = "leadflow_lead_to_mql_wow_change:ratio"
+DERIVED_PIPELINE_DWELL = "leadflow_pipeline_stage_dwell_seconds:avg"
 
 
 def derived_name(level: str, metric: str) -> str:
@@ -274,6 +306,11 @@ DWELL_AVG = Ratio(DERIVED_DWELL, Select(STAGE_DWELL), (Select(STAGE_EXITS),))
 RESPONSE_AVG = Ratio(DERIVED_RESPONSE, Select(RESPONSE_SECONDS), (Select(RESPONSES),))
 # Cohort MQL -> SQL of the MQLs of each score tier.
 TIER_MQL_TO_SQL = Ratio(DERIVED_TIER, Select(TIER_SQLS), (Select(TIER_MQLS),))
+# Average time in a pipeline sub-stage of the opportunities closed in the period, by
+# outcome ("winning deals move faster than losing deals").
+PIPELINE_DWELL_AVG = Ratio(
+    DERIVED_PIPELINE_DWELL, Select(PIPELINE_STAGE_DWELL), (Select(PIPELINE_STAGE_EXITS),)
+)
 
 RATIOS: tuple[Ratio, ...] = (
     *(conversion(start, end, basis) for basis in ("period", "cohort") for start, end in MAIN_PAIRS),
@@ -284,6 +321,7 @@ RATIOS: tuple[Ratio, ...] = (
     DWELL_AVG,
     RESPONSE_AVG,
     TIER_MQL_TO_SQL,
+    PIPELINE_DWELL_AVG,
     # Share of the period's MQL entries that sales rejected in the same period.
     Ratio("leadflow_mql_rejection:ratio", entries("rejected"), (entries("mql"),)),
 )

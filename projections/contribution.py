@@ -27,6 +27,7 @@ from projections.lead import (
     LeadState,
 )
 from projections.periods import Calendar
+from projections.pipeline_velocity import PipelineVelocity
 
 Key = tuple[str, str, int, tuple[str, ...]]
 UNKNOWN_SOURCE = "unknown"
@@ -66,6 +67,7 @@ class Contributor:
             for reached in _REACHABLE
         }
         self._tiers: dict[int | None, tuple[str]] = {}
+        self._pipeline = PipelineVelocity(funnel.vocabulary.pipeline_stages)
         # Bounded: a producer bug can send any number of distinct sources.
         self._source_label = lru_cache(maxsize=4096)(funnel.source_label)
 
@@ -136,6 +138,9 @@ class Contributor:
             add((_TIER_MQLS, source, days[MQL], tier))
             if times[SQL] != NEVER:
                 add((_TIER_SQLS, source, days[MQL], tier))
+
+        if times[WON] != NEVER or times[LOST] != NEVER:
+            self._pipeline.add(lead, source, day_of, add, weigh)
 
         if lead.won_amount is not None and lead.won_amount[1] is not None:
             weigh(((_WON_AMOUNT, source, days[WON], ()), lead.won_amount[1]))

@@ -108,6 +108,8 @@ class Targets(_Strict):
     # it, importing years of uncontacted MQLs would raise one alert for each. None:
     # no limit.
     milestone_max_age: Duration | None = timedelta(days=30)
+    # Longest healthy average stay in any one pipeline sub-stage of closed deals.
+    pipeline_stage_dwell_max: Duration = timedelta(days=30)
 
     @field_validator("stage_dwell_max")
     @classmethod
@@ -136,6 +138,7 @@ class TargetOverrides(_Strict):
     response_business_hours: BusinessHours | None = None
     pipeline_stage_max: dict[str, Duration] | None = None
     milestone_max_age: Duration | None = None
+    pipeline_stage_dwell_max: Duration | None = None
 
     @field_validator("stage_dwell_max")
     @classmethod
@@ -204,6 +207,25 @@ class SourceLabels(_Strict):
         )
 
 
+class HistoryDepth(_Strict):
+    """How many completed periods of each kind a live export keeps before the current one.
+
+    1 keeps the previous period only (window "previous"); more add older ones
+    (window "past"). The defaults reach one year back for months and quarters, so a
+    board can compare this period and the previous one with the same periods a year
+    before; days and weeks keep five and three months. Series grow linearly with the
+    depth (see the README's cardinality note), so the bounds are firm.
+    """
+
+    day: Annotated[int, Field(ge=1, le=1096)] = 35
+    week: Annotated[int, Field(ge=1, le=157)] = 13
+    month: Annotated[int, Field(ge=1, le=36)] = 13
+    quarter: Annotated[int, Field(ge=1, le=12)] = 5
+
+    def of(self) -> dict[PeriodKind, int]:
+        return {kind: getattr(self, str(kind)) for kind in PeriodKind}
+
+
 class Funnel(_Strict):
     """Everything the folds need to know about the business's funnel."""
 
@@ -215,6 +237,7 @@ class Funnel(_Strict):
     sources: dict[str, TargetOverrides] = Field(default_factory=dict)
     source_labels: SourceLabels = SourceLabels()
     evidence: Evidence = Evidence()
+    history: HistoryDepth = HistoryDepth()
 
     @field_validator("qualified_stage")
     @classmethod

@@ -102,7 +102,10 @@ class LeadState:
         self.won_amount: tuple[str, int | None] | None = None
         # Sorted packed (ts << 7 | score): order = (ts, score) order, one int each.
         self.scores: array[int] | None = None
-        self.pipeline: tuple[int, str] | None = None  # latest (ts, stage)
+        # One flat tuple, None until the first stage change (most leads never have one):
+        # (latest ts, latest stage, then stage, earliest ts for each sub-stage entered,
+        # sorted by stage). Flat and shared by copies: a few bytes per opportunity.
+        self.pipeline: tuple[Any, ...] | None = None
 
     def apply(self, event: Event) -> Outcome:
         digest = _xxh3_64(event.event_id.encode())
@@ -119,11 +122,7 @@ class LeadState:
         if slot is None:
             if kind is _SCORED:
                 return _CHANGED if self._add_score(event.ts, event.score) else _RECORDED
-            candidate = (event.ts, intern(event.stage or ""))  # opportunity.stage_changed
-            if self.pipeline is None or candidate > self.pipeline:
-                self.pipeline = candidate
-                return _CHANGED
-            return _RECORDED
+            return self._change_stage(event.ts, intern(event.stage or ""))
         changed = self._enter(slot, event)
         if kind is _CREATED and self._add_score(event.ts, event.score):
             changed = True
@@ -150,6 +149,35 @@ class LeadState:
         elif slot == WON:
             self.won_amount = (event.event_id, event.amount_cents)
         return True
+
+    def _change_stage(self, ts: int, stage: str) -> Outcome:
+        """opportunity.stage_changed: the latest (ts, stage), and each stage's earliest entry."""
+        current = self.pipeline
+        if current is None:
+            self.pipeline = (ts, stage, stage, ts)
+            return _CHANGED
+        latest = current[:2]
+        later = (ts, stage) > latest
+        entries = dict(zip(current[2::2], current[3::2], strict=True))
+        earlier = ts < entries.get(stage, NEVER)
+        if not later and not earlier:
+            return _RECORDED
+        if earlier:
+            entries[stage] = ts
+        head = (ts, stage) if later else latest
+        self.pipeline = (*head, *(item for pair in sorted(entries.items()) for item in pair))
+        return _CHANGED
+
+    @property
+    def pipeline_latest(self) -> tuple[int, str] | None:
+        """The latest stage change (ts, stage), which names an open opportunity's stage."""
+        return None if self.pipeline is None else (self.pipeline[0], self.pipeline[1])
+
+    @property
+    def pipeline_entries(self) -> tuple[tuple[str, int], ...]:
+        """(stage, earliest entry ts) for every pipeline sub-stage entered, by stage."""
+        flat = self.pipeline
+        return () if flat is None else tuple(zip(flat[2::2], flat[3::2], strict=True))
 
     def _wins_tie(self, slot: int, event_id: str) -> bool:
         # Same instant: the smaller event id decides the payload (source, reason, amount).
@@ -227,8 +255,9 @@ class LeadState:
             self.opportunity_amount,
             self.won_amount,
             None if self.scores is None else _score_pairs(self.scores),
-            self.pipeline,
+            None if self.pipeline is None else [self.pipeline[0], self.pipeline[1]],
             self.campaign,
+            [list(entry) for entry in self.pipeline_entries],
         ]
 
     @classmethod
@@ -246,10 +275,20 @@ class LeadState:
         state.opportunity_amount = _pair(wire[7])
         state.won_amount = _pair(wire[8])
         state.scores = None if wire[9] is None else _packed_scores(wire[9])
-        state.pipeline = None if wire[10] is None else (wire[10][0], intern(wire[10][1]))
         # Absent from states written before campaigns were kept.
         campaign = wire[11] if len(wire) > 11 else None
         state.campaign = None if campaign is None else intern(campaign)
+        latest = wire[10]
+        if latest is None:
+            state.pipeline = None
+        else:
+            # States written before entries per sub-stage were kept have no wire[12]:
+            # the latest stage is all that is known (its entry may have been earlier;
+            # a later-folded earlier event corrects it).
+            stored = wire[12] if len(wire) > 12 else [[latest[1], latest[0]]]
+            entries = sorted((intern(stage), ts) for stage, ts in stored)
+            flat = (item for pair in entries for item in pair)
+            state.pipeline = (latest[0], intern(latest[1]), *flat)
         return state
 
     def __eq__(self, other: object) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import count
 
 from events import Event
 from projections.contribution import Contributor, Key
@@ -17,6 +18,7 @@ from projections.funnel import Funnel
 from projections.lead import LeadState, Outcome
 from projections.periods import Calendar
 
+_VERSIONS = count(1)
 _DUPLICATE = Outcome.DUPLICATE
 _CHANGED = Outcome.CHANGED
 
@@ -36,6 +38,9 @@ class Ledger:
         self.leads: dict[str, LeadState] = {}
         self.totals: dict[Key, int] = {}
         self.latest_event_ts: int | None = None
+        # Renewed whenever the totals change, so an export of them can be reused. Drawn
+        # from one counter for every ledger: a new ledger never repeats an old version.
+        self.version = next(_VERSIONS)
 
     def apply(self, events: Iterable[Event]) -> BatchResult:
         """Fold a batch of events into leads and aggregates."""
@@ -120,6 +125,7 @@ class Ledger:
         for key, value in sums.items():
             totals[key] = totals.get(key, 0) + value
         self.totals = {key: value for key, value in totals.items() if value}
+        self.version = next(_VERSIONS)
 
     def forget(self, lead_id: str) -> None:
         state = self.leads.pop(lead_id, None)
@@ -127,6 +133,7 @@ class Ledger:
             self._add(*self.contributor.parts(state), -1)
 
     def _add(self, counts: list[Key], sums: list[tuple[Key, int]], sign: int) -> None:
+        self.version = next(_VERSIONS)
         totals = self.totals
         for key in counts:
             total = totals.get(key, 0) + sign

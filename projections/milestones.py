@@ -148,7 +148,7 @@ class Milestones:
                     )
         pipeline = state.pipeline
         if opportunity <= at and pipeline is not None and pipeline[0] <= at:
-            changed, stage = pipeline
+            changed, stage = pipeline[0], pipeline[1]  # then entries per sub-stage
             sla = limits.pipeline.get(stage)
             if sla is not None:
                 since = max(changed, opportunity)

@@ -6,6 +6,7 @@ rolling days up into weeks, months and quarters is integer arithmetic plus a cac
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -125,18 +126,45 @@ class Calendar:
 
 @dataclass(frozen=True)
 class AsOf:
-    """The instant that decides which period of each kind is current."""
+    """The instant that decides which period of each kind is current.
+
+    `starts` lists, newest first, the start of the current period of each kind and
+    of the completed periods before it that a live export keeps: `depth[kind]` of
+    them (1 = the previous period only).
+    """
 
     instant: int
     current: dict[PeriodKind, int]
     previous: dict[PeriodKind, int]
+    starts: dict[PeriodKind, tuple[int, ...]]
 
     @classmethod
-    def at(cls, calendar: Calendar, instant: int) -> AsOf:
+    def at(
+        cls, calendar: Calendar, instant: int, depth: Mapping[PeriodKind, int] | None = None
+    ) -> AsOf:
         today = calendar.day_of(instant)
-        current = {kind: calendar.period_start(kind, today) for kind in PERIOD_KINDS}
-        previous = {kind: calendar.previous_start(kind, current[kind]) for kind in PERIOD_KINDS}
-        return cls(instant, current, previous)
+        starts: dict[PeriodKind, tuple[int, ...]] = {}
+        for kind in PERIOD_KINDS:
+            start = calendar.period_start(kind, today)
+            chain = [start]
+            for _ in range(max(1, depth.get(kind, 1) if depth else 1)):
+                start = calendar.previous_start(kind, start)
+                chain.append(start)
+            starts[kind] = tuple(chain)
+        current = {kind: chain[0] for kind, chain in starts.items()}
+        previous = {kind: chain[1] for kind, chain in starts.items()}
+        return cls(instant, current, previous, starts)
+
+    def oldest(self, kind: PeriodKind) -> int:
+        """The start of the oldest period of `kind` a live export keeps."""
+        return self.starts[kind][-1]
+
+    def periods_ago(self, kind: PeriodKind, start: int) -> int | None:
+        """0 for the current period, 1 for the previous one...; None beyond the depth."""
+        try:
+            return self.starts[kind].index(start)
+        except ValueError:
+            return None
 
     def window(self, kind: PeriodKind, start: int) -> Window:
         if start == self.current[kind]:

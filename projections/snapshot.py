@@ -21,7 +21,6 @@ from projections.periods import (
     AsOf,
     Calendar,
     PeriodKind,
-    Window,
     iso_date,
 )
 
@@ -34,16 +33,25 @@ _CENTS = 100
 # Raw totals are integers (exact and order-free); these are the exported units.
 _SCALE = {
     catalog.STAGE_DWELL.name: _MICROS,
+    catalog.PIPELINE_STAGE_DWELL.name: _MICROS,
     catalog.RESPONSE_SECONDS.name: _MICROS,
     catalog.WON_AMOUNT.name: _CENTS,
     catalog.OPEN_PIPELINE_AMOUNT.name: _CENTS,
 }
 _ADDITIVE = {metric.name: metric for metric in catalog.ADDITIVE_METRICS}
-_LIVE_WINDOWS = frozenset((Window.CURRENT, Window.PREVIOUS))
+# The same period a year before: 364 days keeps the weekday, 52 ISO weeks the week.
+PERIODS_PER_YEAR = {
+    PeriodKind.DAY: 364,
+    PeriodKind.WEEK: 52,
+    PeriodKind.MONTH: 12,
+    PeriodKind.QUARTER: 4,
+}
 
 
 class History(StrEnum):
-    LIVE = "live"  # current and previous period of each kind: bounded cardinality
+    # The current period of each kind and the configured number of completed ones
+    # before it (`funnel.history`): bounded cardinality.
+    LIVE = "live"
     ALL = "all"  # every period that has data
 
 
@@ -77,13 +85,17 @@ def roll_up(totals: Mapping[Key, int], calendar: Calendar, as_of: AsOf, history:
     """Sum day-keyed additive totals into the periods the history mode exports."""
     rolled: Rolled = defaultdict(int)
     period_start = calendar.period_start
+    live = history is History.LIVE
+    bounds = {kind: (as_of.oldest(kind), as_of.current[kind]) for kind in PERIOD_KINDS}
     for (metric, source, day, labels), value in totals.items():
         if metric not in _ADDITIVE:
             continue
         for kind in PERIOD_KINDS:
             start = period_start(kind, day)
-            if history is History.LIVE and as_of.window(kind, start) not in _LIVE_WINDOWS:
-                continue
+            if live:
+                oldest, current = bounds[kind]
+                if start < oldest or start > current:
+                    continue
             rolled[(metric, kind, start, source, labels)] += value
     return rolled
 
@@ -139,7 +151,7 @@ def configuration_families(
     funnel: Funnel, calendar: Calendar, as_of: AsOf, sources: Iterable[str]
 ) -> list[Family]:
     """Targets, the qualified stage and period progress, as series rules can join on."""
-    ratio, closed, mql_sql, wow, dwell, response = ([] for _ in range(6))
+    ratio, closed, mql_sql, wow, dwell, response, pipeline = ([] for _ in range(7))
     for source in ("", *sorted(set(sources) | set(funnel.sources))):
         targets = funnel.targets_for(source or None)
         src = (("source", source),)
@@ -155,11 +167,17 @@ def configuration_families(
             if limit is not None:
                 dwell.append(Sample((*src, ("stage", str(stage))), limit.total_seconds()))
         response.append(Sample(src, targets.response_max.total_seconds()))
-    progress = []
+        pipeline.append(Sample(src, targets.pipeline_stage_dwell_max.total_seconds()))
+    progress, year_before = [], []
     for kind in PERIOD_KINDS:
-        for start in (as_of.previous[kind], as_of.current[kind]):
+        # Every period a live export keeps: completed ones are at 1 (the pace of a
+        # past period is its final figure against the whole period's goal).
+        for start in reversed(as_of.starts[kind]):
             value = calendar.progress(kind, start, as_of.instant)
             progress.append(Sample(period_labels(kind, start, as_of), value))
+        back = PERIODS_PER_YEAR[kind]
+        if back < len(as_of.starts[kind]):
+            year_before.append(Sample(period_labels(kind, as_of.starts[kind][back], as_of), 1.0))
     info = [Sample((("stage", str(funnel.qualified_stage)), ("role", "qualified")), 1.0)]
     return [
         Family(
@@ -174,7 +192,18 @@ def configuration_families(
         ),
         Family(catalog.TARGET_DWELL_MAX, "Maximum dwell per stage.", tuple(dwell)),
         Family(catalog.TARGET_RESPONSE_MAX, "MQL response-time SLA.", tuple(response)),
+        Family(
+            catalog.TARGET_PIPELINE_DWELL_MAX,
+            "Maximum average time closed deals may spend in one pipeline sub-stage.",
+            tuple(pipeline),
+        ),
         Family(catalog.PERIOD_PROGRESS, "Share of the period elapsed at as-of.", tuple(progress)),
+        Family(
+            catalog.PERIOD_YEAR_BEFORE,
+            "1 for the kept period one year before the current one (364 days, 52 weeks, "
+            "12 months, 4 quarters).",
+            tuple(year_before),
+        ),
         Family(catalog.FUNNEL_STAGE_INFO, "Funnel stage roles (1 = has the role).", tuple(info)),
         Family(
             catalog.EVIDENCE_Z,

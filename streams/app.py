@@ -292,10 +292,13 @@ class WorkerHooks:
     def metrics_body(self) -> bytes:
         worker = self.worker
         _refresh_gauges(worker)
-        families = worker.ledgers.families() if worker.ready else []
-        if worker.ready and worker.milestones is not None:
-            families.append(worker.milestones.family())
-        return render(families) + generate_latest(self.telemetry.registry)
+        if not worker.ready:
+            return generate_latest(self.telemetry.registry)
+        # The additive series are rendered once per change of the totals (cached).
+        series = worker.ledgers.exposition()
+        if worker.milestones is not None:
+            series += render([worker.milestones.family()])
+        return series + generate_latest(self.telemetry.registry)
 
 
 def _wire(worker: Worker) -> None:

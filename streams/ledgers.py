@@ -7,7 +7,19 @@ from collections.abc import Iterable
 import orjson
 
 from events import now_micros
-from projections import Calendar, Family, Funnel, History, LeadState, Ledger, export, merge_totals
+from projections import (
+    Calendar,
+    Family,
+    Funnel,
+    History,
+    LeadState,
+    Ledger,
+    additive_export,
+    export,
+    instant_families,
+    merge_totals,
+)
+from projections.exposition import render
 
 
 def encode_state(state: LeadState) -> bytes:
@@ -24,6 +36,10 @@ class PartitionLedgers:
         self.partitions = partitions
         self.calendar = Calendar(funnel.timezone)
         self.by_partition: dict[int, Ledger] = {}
+        # The rendered additive series and what they were rendered from: with the kept
+        # history they are most of a scrape's cost, and they change only with the
+        # leads' totals or the as-of day.
+        self._additive: tuple[object, bytes] | None = None
 
     def get(self, partition: int) -> Ledger | None:
         """The ledger of a partition this worker owns now, else None."""
@@ -81,3 +97,21 @@ class PartitionLedgers:
         as_of = max(now, latest) if latest is not None else now
         totals = merge_totals(ledger.totals for ledger in self.by_partition.values())
         return export(totals, self.funnel, self.calendar, as_of, History.LIVE, derived=False)
+
+    def exposition(self) -> bytes:
+        """`families()` in the text format; the additive part is re-rendered only when
+        a ledger changed or the as-of day moved on."""
+        now = now_micros()
+        latest = self.latest_event_ts
+        as_of = max(now, latest) if latest is not None else now
+        ledgers = sorted(self.by_partition.items())
+        key = (
+            tuple((partition, ledger.version) for partition, ledger in ledgers),
+            self.calendar.day_of(as_of),
+        )
+        totals = merge_totals(ledger.totals for _, ledger in ledgers)
+        if self._additive is None or self._additive[0] != key:
+            families = additive_export(totals, self.funnel, self.calendar, as_of)
+            self._additive = (key, render(families))
+        instant = instant_families(totals, self.funnel, self.calendar, as_of)
+        return self._additive[1] + render(instant)

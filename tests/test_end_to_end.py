@@ -14,6 +14,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -137,7 +138,16 @@ def test_a_source_far_above_its_band_pages_sales_and_every_panel_has_data(
 ) -> None:
     events = tmp_path / "events.jsonl"
     spec = GeneratorSpec(seed=21, events=40_000, days=120, profiles=PROFILES["ratio-skew"])
+    # A thinner year before it, so the boards' year-before comparisons have data too.
+    older = GeneratorSpec(
+        seed=22,
+        events=10_000,
+        days=340,
+        end=spec.end - timedelta(days=120),
+        profiles=PROFILES["ratio-skew"],
+    )
     with events.open("wb") as out:
+        write_events(generate_events(older), out)
         write_events(generate_events(spec), out)
     workers = [deployment.worker(name).start() for name in ("a", "b")]
     deployment.produce(events)

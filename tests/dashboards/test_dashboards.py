@@ -43,7 +43,8 @@ def _known_series() -> set[str]:
         metric.name for metric in (*catalog.ADDITIVE_METRICS, *catalog.POINT_IN_TIME_METRICS)
     }
     config = {value for key, value in vars(catalog).items() if key.startswith("TARGET_")}
-    config |= {catalog.PERIOD_PROGRESS, catalog.FUNNEL_STAGE_INFO, catalog.EVIDENCE_Z}
+    config |= {catalog.PERIOD_PROGRESS, catalog.PERIOD_YEAR_BEFORE, catalog.FUNNEL_STAGE_INFO}
+    config.add(catalog.EVIDENCE_Z)
     return recorded | exported | config | OPERATIONAL
 
 

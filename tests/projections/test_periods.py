@@ -8,6 +8,7 @@ import pytest
 from builders import event, has, micros, replay, value
 
 from projections import AsOf, Calendar, Funnel, History, PeriodKind, Window
+from projections.funnel import HistoryDepth
 
 DAY, WEEK, MONTH, QUARTER = PeriodKind.DAY, PeriodKind.WEEK, PeriodKind.MONTH, PeriodKind.QUARTER
 HOUR_US = 3_600_000_000
@@ -243,20 +244,93 @@ def test_exported_series_carry_the_window_of_their_period():
     assert by_start == {"2025-12-01": 1, "2026-01-01": 1, "2026-02-01": 1, "2026-03-01": 1}
 
 
-def test_a_live_export_keeps_only_the_current_and_previous_periods():
-    lines = [
-        event("lead.created", "old", "2025-12-15T10:00:00Z", source="web"),
-        event("lead.created", "last-month", "2026-01-20T10:00:00Z", source="web"),
-        event("lead.created", "this-month", "2026-02-03T10:00:00Z", source="web"),
-    ]
-    series = replay(lines, as_of="2026-02-11T12:00:00Z", history=History.LIVE)
-    months = {
-        dict(labels)["period_start"]
+def _live_months(lines: list[bytes], funnel: Funnel | None = None) -> dict[str, str]:
+    series = replay(lines, funnel=funnel, as_of="2026-02-11T12:00:00Z", history=History.LIVE)
+    return {
+        dict(labels)["period_start"]: dict(labels)["window"]
         for (name, labels) in series
         if name == "leadflow_stage_entries" and ("period", "month") in labels
     }
-    assert months == {"2026-01-01", "2026-02-01"}
+
+
+MONTHLY_LEADS = [
+    event("lead.created", "older", "2024-12-15T10:00:00Z", source="web"),
+    event("lead.created", "a-year-before", "2025-01-15T10:00:00Z", source="web"),
+    event("lead.created", "old", "2025-12-15T10:00:00Z", source="web"),
+    event("lead.created", "last-month", "2026-01-20T10:00:00Z", source="web"),
+    event("lead.created", "this-month", "2026-02-03T10:00:00Z", source="web"),
+    event("lead.created", "later", "2026-03-02T10:00:00Z", source="web"),
+]
+
+
+def test_a_live_export_keeps_thirteen_completed_months_by_default_and_no_future():
+    assert _live_months(MONTHLY_LEADS) == {
+        "2025-01-01": "past",  # 13 months before February 2026: the oldest kept
+        "2025-12-01": "past",
+        "2026-01-01": "previous",
+        "2026-02-01": "current",
+    }
+
+
+def test_a_history_depth_of_one_keeps_only_the_current_and_previous_periods():
+    shallow = Funnel(history=HistoryDepth(day=1, week=1, month=1, quarter=1))
+    series = replay(
+        MONTHLY_LEADS, funnel=shallow, as_of="2026-02-11T12:00:00Z", history=History.LIVE
+    )
+    assert _live_months(MONTHLY_LEADS, shallow) == {
+        "2026-01-01": "previous",
+        "2026-02-01": "current",
+    }
     assert not any(("window", "past") in labels for (_, labels) in series)
+
+
+@pytest.mark.parametrize(
+    ("kind", "depth", "oldest"),
+    [
+        (DAY, 35, "2026-01-07"),
+        (WEEK, 13, "2025-11-10"),
+        (MONTH, 13, "2025-01-01"),
+        (QUARTER, 5, "2024-10-01"),
+    ],
+)
+def test_the_oldest_kept_period_is_depth_periods_before_the_current_one(kind, depth, oldest):
+    as_of = AsOf.at(UTC_CALENDAR, micros("2026-02-11T12:00:00Z"), HistoryDepth().of())
+    assert len(as_of.starts[kind]) == depth + 1
+    assert as_of.oldest(kind) == ordinal(oldest)
+    assert as_of.periods_ago(kind, ordinal(oldest)) == depth
+    assert as_of.window(kind, ordinal(oldest)) is Window.PAST
+
+
+def test_the_year_before_series_marks_the_same_month_and_quarter_a_year_back():
+    series = replay(MONTHLY_LEADS, as_of="2026-02-11T12:00:00Z", history=History.LIVE)
+    marked = {
+        (dict(labels)["period"], dict(labels)["period_start"], dict(labels)["window"])
+        for (name, labels) in series
+        if name == "leadflow_period_year_before_info"
+    }
+    # Days and weeks keep less than a year by default: nothing to mark.
+    assert marked == {("month", "2025-02-01", "past"), ("quarter", "2025-01-01", "past")}
+
+
+def test_progress_is_exported_for_every_kept_period_completed_ones_at_one():
+    series = replay(MONTHLY_LEADS, as_of="2026-02-11T12:00:00Z", history=History.LIVE)
+    months = {
+        dict(labels)["period_start"]: v
+        for (name, labels), v in series.items()
+        if name == "leadflow_period_progress_ratio" and ("period", "month") in labels
+    }
+    assert len(months) == 14
+    assert months["2025-01-01"] == months["2026-01-01"] == 1.0
+    assert 0 < months["2026-02-01"] < 1
+
+
+def test_a_late_event_in_a_past_period_updates_that_period():
+    late = event("lead.created", "late", "2025-06-10T10:00:00Z", source="web")
+    before = replay(MONTHLY_LEADS, as_of="2026-02-11T12:00:00Z", history=History.LIVE)
+    after = replay([*MONTHLY_LEADS, late], as_of="2026-02-11T12:00:00Z", history=History.LIVE)
+    june = {"stage": "lead", "period": "month", "period_start": "2025-06-01", "window": "past"}
+    assert value(before, "leadflow_stage_entries", **june) == 0
+    assert value(after, "leadflow_stage_entries", **june) == 1
 
 
 def test_replay_takes_the_latest_occurred_at_as_the_default_as_of():
