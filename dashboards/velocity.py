@@ -138,21 +138,28 @@ def build() -> JSON:
             "in each pipeline sub-stage until the next one (the last one until the close). "
             "Winning deals usually move faster.",
         ),
-        bargauge(
-            "Won vs lost: median days per pipeline stage",
-            Query(_pipeline_quantile(0.5), "{{outcome}} · {{pipeline_stage}}"),
-            unit="s",
-            width=8,
-            description="From the cumulative dwell buckets (1, 3, 7, 14, 30, 60, 90 days), "
-            "interpolated within a bucket by histogram_quantile.",
-        ),
-        bargauge(
-            "Won vs lost: 90th percentile days per pipeline stage",
-            Query(_pipeline_quantile(0.9), "{{outcome}} · {{pipeline_stage}}"),
-            unit="s",
-            width=8,
-            description="Nine in ten closed opportunities spent at most this long in the "
-            "sub-stage (beyond 90 days the bucket bound is shown).",
+        *(
+            bargauge(
+                f"Won vs lost: {title} days per pipeline stage",
+                Query(_pipeline_quantile(quantile), "{{outcome}} · {{pipeline_stage}}"),
+                unit="s",
+                width=8,
+                description=description,
+            )
+            for title, quantile, description in (
+                (
+                    "median",
+                    0.5,
+                    "From the cumulative dwell buckets (1, 3, 7, 14, 30, 60, 90 days), "
+                    "interpolated within a bucket by histogram_quantile.",
+                ),
+                (
+                    "90th percentile",
+                    0.9,
+                    "Nine in ten closed opportunities spent at most this long in the "
+                    "sub-stage (beyond 90 days the bucket bound is shown).",
+                ),
+            )
         ),
         bargauge(
             "Furthest pipeline stage reached before the close",

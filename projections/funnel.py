@@ -278,19 +278,16 @@ class Funnel(_Strict):
             *((f"sources.{source}", overrides) for source, overrides in self.sources.items()),
         ):
             given = targets.model_fields_set
-            if "response_max_by_tier" in given and targets.response_max_by_tier:
-                unknown = sorted(set(targets.response_max_by_tier) - tiers)
+            for key, known, kind in (
+                ("response_max_by_tier", tiers, "score tier (tiers"),
+                ("pipeline_stage_max", stages, "pipeline stage (stages"),
+            ):
+                limits = getattr(targets, key)
+                unknown = sorted(set(limits) - known) if key in given and limits else []
                 if unknown:
                     raise ValueError(
-                        f"{where}.response_max_by_tier: {', '.join(unknown)} is not a "
-                        f"score tier (tiers: {', '.join(sorted(tiers))})"
-                    )
-            if "pipeline_stage_max" in given and targets.pipeline_stage_max:
-                unknown = sorted(set(targets.pipeline_stage_max) - stages)
-                if unknown:
-                    raise ValueError(
-                        f"{where}.pipeline_stage_max: {', '.join(unknown)} is not a "
-                        f"pipeline stage (stages: {', '.join(sorted(stages))})"
+                        f"{where}.{key}: {', '.join(unknown)} is not a "
+                        f"{kind}: {', '.join(sorted(known))})"
                     )
         return self
 
