@@ -109,26 +109,19 @@ def build() -> JSON:
             unit="percentunit",
         ),
         row("Conversion by source"),
-        bargauge(
-            "Lead to MQL by source",
-            Query(_recorded(catalog.DERIVED_CONVERSION, _LEAD_TO_MQL), "{{source}}"),
-            unit="percentunit",
-            max=1,
-            width=8,
-        ),
-        bargauge(
-            "MQL to SQL by source",
-            Query(_recorded(catalog.DERIVED_CONVERSION, _MQL_TO_SQL), "{{source}}"),
-            unit="percentunit",
-            max=1,
-            width=8,
-        ),
-        bargauge(
-            "Win rate by source",
-            Query(_recorded(catalog.DERIVED_WIN_RATE), "{{source}}"),
-            unit="percentunit",
-            max=1,
-            width=8,
+        *(
+            bargauge(
+                f"{title} by source",
+                Query(_recorded(name, matchers), "{{source}}"),
+                unit="percentunit",
+                max=1,
+                width=8,
+            )
+            for title, name, matchers in (
+                ("Lead to MQL", catalog.DERIVED_CONVERSION, _LEAD_TO_MQL),
+                ("MQL to SQL", catalog.DERIVED_CONVERSION, _MQL_TO_SQL),
+                ("Win rate", catalog.DERIVED_WIN_RATE, ""),
+            )
         ),
         bargauge(
             "MQL to SQL by score tier and source",

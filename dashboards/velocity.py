@@ -17,13 +17,10 @@ from dashboards.builder import (
 )
 from projections import catalog
 
-_DWELL = "period_source:leadflow_stage_dwell_seconds:sum"
-_EXITS = "period_source:leadflow_stage_exits:sum"
 _RESPONSES = "period_source:leadflow_responses:sum"
 _RESPONSE_SECONDS = "period_source:leadflow_response_seconds:sum"
 LEAVABLE = ("lead", "mql", "sql", "opportunity")
 _PIPELINE_DWELL = f"period_source:{catalog.PIPELINE_STAGE_DWELL.name}:sum"
-_PIPELINE_EXITS = f"period_source:{catalog.PIPELINE_STAGE_EXITS.name}:sum"
 _PIPELINE_BUCKETS = f"period_source:{catalog.PIPELINE_STAGE_DWELL_BUCKET.name}:sum"
 _PIPELINE_CLOSES = f"period_source:{catalog.PIPELINE_CLOSES.name}:sum"
 _BY_OUTCOME = "outcome, pipeline_stage"
@@ -68,9 +65,10 @@ def build() -> JSON:
             "Average dwell per stage by period",
             *(
                 Query(
-                    q.ratio(
-                        q.per_period(_DWELL, f'stage="{stage}"'),
-                        q.per_period(_EXITS, f'stage="{stage}"'),
+                    q.derived(
+                        catalog.DWELL_AVG,
+                        by="period_start",
+                        selection=q._join(f'stage="{stage}"', q.KEPT),
                     ),
                     stage,
                 )
@@ -124,13 +122,7 @@ def build() -> JSON:
         row("Won vs lost: days per pipeline stage"),
         bargauge(
             "Won vs lost: average days per pipeline stage",
-            Query(
-                q.ratio(
-                    q.total(_PIPELINE_DWELL, by=_BY_OUTCOME),
-                    q.total(_PIPELINE_EXITS, by=_BY_OUTCOME),
-                ),
-                "{{outcome}} · {{pipeline_stage}}",
-            ),
+            Query(q.derived(catalog.PIPELINE_DWELL_AVG), "{{outcome}} · {{pipeline_stage}}"),
             Query(q.company_target(catalog.TARGET_PIPELINE_DWELL_MAX), "maximum"),
             unit="s",
             width=8,
