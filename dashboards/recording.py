@@ -82,9 +82,15 @@ groups:
 
 def selection(level: str, chosen: Select, matchers: str = "") -> str:
     """PromQL selecting one recorded sum; the fixed labels stay (see `ignoring`)."""
-    metric = catalog.QUALIFIED_ENTRIES_SUM if chosen.qualified else chosen.metric.name
     fixed = [f'{name}="{value}"' for name, value in chosen.match]
-    return f"{level}:{metric}:sum" + _braces(", ".join([*fixed, matchers] if matchers else fixed))
+    braces = _braces(", ".join([*fixed, matchers] if matchers else fixed))
+    if chosen.qualified and chosen.metric != catalog.STAGE_ENTRIES:
+        # Other families with a stage label (the breakdowns) join the qualified stage
+        # here; stage entries have it recorded once, as they feed many rules.
+        recorded = catalog.sum_name(level, chosen.metric)
+        return f"({recorded}{braces}\n* on (stage) group_left () {QUALIFIED_INFO})"
+    metric = catalog.QUALIFIED_ENTRIES_SUM if chosen.qualified else chosen.metric.name
+    return f"{level}:{metric}:sum" + braces
 
 
 def ignoring(*chosen: Select) -> str:

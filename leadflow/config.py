@@ -19,7 +19,7 @@ from events.vocabulary import (
 from leadflow.errors import UserError
 from projections import Funnel, TargetOverrides, Targets
 from projections.evidence import Evidence
-from projections.funnel import HistoryDepth, ScoreTier, SourceLabels, default_tiers
+from projections.funnel import Breakdowns, HistoryDepth, ScoreTier, SourceLabels, default_tiers
 
 
 class ConfigError(UserError):
@@ -40,6 +40,7 @@ class FunnelSection(BaseModel):
     max_event_bytes: Annotated[int, Field(gt=0)] = DEFAULT_MAX_EVENT_BYTES
     source_labels: SourceLabels = SourceLabels()
     history: HistoryDepth = HistoryDepth()
+    breakdowns: Breakdowns = Breakdowns()
 
 
 class LeadflowConfig(BaseModel):
@@ -69,6 +70,7 @@ class LeadflowConfig(BaseModel):
             source_labels=section.source_labels,
             evidence=self.evidence,
             history=section.history,
+            breakdowns=section.breakdowns,
         )
 
 

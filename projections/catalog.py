@@ -97,6 +97,20 @@ PIPELINE_STAGE_DWELL_BUCKET = Metric(
     ("outcome", "pipeline_stage", "le"),
 )
 
+# Breakdowns (issue 10): stage entries again, keyed by the campaign or segment of the
+# lead's earliest lead.created (bounded by funnel.breakdowns; "other", "unknown").
+CAMPAIGN_STAGE_ENTRIES = Metric(
+    "leadflow_campaign_stage_entries",
+    "Leads whose entry into the stage falls in the period, by the lead's campaign.",
+    ("campaign", "stage"),
+)
+SEGMENT_STAGE_ENTRIES = Metric(
+    "leadflow_segment_stage_entries",
+    "Leads whose entry into the stage falls in the period, by the lead's segment.",
+    ("segment", "stage"),
+)
+BREAKDOWN_ENTRIES = {"campaign": CAMPAIGN_STAGE_ENTRIES, "segment": SEGMENT_STAGE_ENTRIES}
+
 ADDITIVE_METRICS: tuple[Metric, ...] = (
     STAGE_ENTRIES,
     COHORT_CONVERSIONS,
@@ -114,6 +128,8 @@ ADDITIVE_METRICS: tuple[Metric, ...] = (
     PIPELINE_STAGE_EXITS,
     PIPELINE_STAGE_DWELL,
     PIPELINE_STAGE_DWELL_BUCKET,
+    CAMPAIGN_STAGE_ENTRIES,
+    SEGMENT_STAGE_ENTRIES,
 )
 
 # Point-in-time gauges over open leads (no period labels): additive across workers.
@@ -169,6 +185,10 @@ DERIVED_TIER = "leadflow_mql_to_sql_by_tier:ratio"
 DERIVED_PACE = "leadflow_qualified_pace:ratio"
 DERIVED_LEAD_TO_MQL_WOW = "leadflow_lead_to_mql_wow_change:ratio"
 DERIVED_PIPELINE_DWELL = "leadflow_pipeline_stage_dwell_seconds:avg"
+DERIVED_QUALIFIED_TO_WON_BY = {
+    "campaign": "leadflow_qualified_to_won_by_campaign:ratio",
+    "segment": "leadflow_qualified_to_won_by_segment:ratio",
+}
 
 
 def derived_name(level: str, metric: str) -> str:
@@ -312,6 +332,16 @@ PIPELINE_DWELL_AVG = Ratio(
     DERIVED_PIPELINE_DWELL, Select(PIPELINE_STAGE_DWELL), (Select(PIPELINE_STAGE_EXITS),)
 )
 
+# Qualified leads per won deal for each campaign and each segment (the lead's own).
+QUALIFIED_TO_WON_BY = {
+    breakdown: Ratio(
+        DERIVED_QUALIFIED_TO_WON_BY[breakdown],
+        Select(metric, qualified=True),
+        (Select(metric, (("stage", "won"),)),),
+    )
+    for breakdown, metric in BREAKDOWN_ENTRIES.items()
+}
+
 RATIOS: tuple[Ratio, ...] = (
     *(conversion(start, end, basis) for basis in ("period", "cohort") for start, end in MAIN_PAIRS),
     QUALIFIED_TO_WON,
@@ -322,6 +352,7 @@ RATIOS: tuple[Ratio, ...] = (
     RESPONSE_AVG,
     TIER_MQL_TO_SQL,
     PIPELINE_DWELL_AVG,
+    *QUALIFIED_TO_WON_BY.values(),
     # Share of the period's MQL entries that sales rejected in the same period.
     Ratio("leadflow_mql_rejection:ratio", entries("rejected"), (entries("mql"),)),
 )

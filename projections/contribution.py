@@ -52,6 +52,21 @@ _WON_AMOUNT = catalog.WON_AMOUNT.name
 _OPEN = catalog.OPEN_LEADS.name
 _OPEN_OPPORTUNITIES = catalog.OPEN_OPPORTUNITIES.name
 _OPEN_AMOUNT = catalog.OPEN_PIPELINE_AMOUNT.name
+_CAMPAIGN_ENTRIES = catalog.CAMPAIGN_STAGE_ENTRIES.name
+_SEGMENT_ENTRIES = catalog.SEGMENT_STAGE_ENTRIES.name
+
+
+StageLabels = tuple[tuple[str, str], ...]
+
+
+def _labeller(label: Callable[[str | None], str]) -> Callable[[str | None], StageLabels]:
+    """value -> the (breakdown label, stage) label tuple of each stage slot, shared."""
+
+    def labelled(value: str | None) -> StageLabels:
+        name = label(value)
+        return tuple((name, str(stage)) for stage in SLOT_STAGES)
+
+    return labelled
 
 
 class Contributor:
@@ -70,6 +85,16 @@ class Contributor:
         self._pipeline = PipelineVelocity(funnel.vocabulary.pipeline_stages)
         # Bounded: a producer bug can send any number of distinct sources.
         self._source_label = lru_cache(maxsize=4096)(funnel.source_label)
+        # (family, value -> its (label, stage) tuple per slot) per breakdown turned on;
+        # bounded caches for the same reason.
+        self._breakdowns = tuple(
+            (family, lru_cache(maxsize=4096)(_labeller(labels.label)))
+            for family, labels in (
+                (_CAMPAIGN_ENTRIES, funnel.breakdowns.campaign),
+                (_SEGMENT_ENTRIES, funnel.breakdowns.segment),
+            )
+            if labels is not None
+        )
 
     def contributions(self, lead: LeadState) -> list[tuple[Key, int]]:
         """What the lead adds to the aggregates, as (key, value) pairs."""
@@ -100,6 +125,11 @@ class Contributor:
                 add((_ENTRIES, source, day, _STAGE_LABEL[slot]))
         if not timeline:
             return counts, sums
+        for family, labelled in self._breakdowns:
+            value = lead.campaign if family is _CAMPAIGN_ENTRIES else lead.segment
+            stage_labels = labelled(value)
+            for _, slot in timeline:
+                add((family, source, days[slot], stage_labels[slot]))
 
         for start, end, labels in self._pairs:
             if times[start] != NEVER and times[end] != NEVER:

@@ -178,6 +178,14 @@ MAX_SOURCE_LENGTH = 32
 OTHER_SOURCE = "other"
 
 
+def _regular_expression(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise ValueError(f"not a regular expression: {error}") from error
+    return pattern
+
+
 class SourceLabels(_Strict):
     """Which lead sources get a `source` label of their own; the rest are `other`."""
 
@@ -191,11 +199,7 @@ class SourceLabels(_Strict):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, pattern: str) -> str:
-        try:
-            re.compile(pattern)
-        except re.error as error:
-            raise ValueError(f"not a regular expression: {error}") from error
-        return pattern
+        return _regular_expression(pattern)
 
     def keeps(self, source: str) -> bool:
         if source in self.tracked:
@@ -205,6 +209,51 @@ class SourceLabels(_Strict):
             and len(source) <= self.max_length
             and re.fullmatch(self.pattern, source) is not None
         )
+
+
+# Campaigns and segments are free text too, and name things marketing creates every
+# week ("webinar-2026-03"): digits are allowed. A value beyond the tracked list and
+# the pattern is counted under OTHER_SOURCE ("other"); a lead with no value under
+# "unknown", as for sources. The label is a pure function of the lead's own value,
+# so it is the same in any order, on any worker.
+DEFAULT_BREAKDOWN_PATTERN = r"[a-z0-9]+(?:[_-][a-z0-9]+)*"
+MAX_BREAKDOWN_LENGTH = 48
+
+
+class BreakdownLabels(_Strict):
+    """Which values of one lead attribute (campaign, segment) get a label of their own."""
+
+    tracked: tuple[Annotated[str, Field(min_length=1, max_length=64)], ...] = ()
+    # Kept too when they match it whole; "" keeps only the tracked ones.
+    pattern: str = DEFAULT_BREAKDOWN_PATTERN
+    max_length: Annotated[int, Field(gt=0, le=64)] = MAX_BREAKDOWN_LENGTH
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        return _regular_expression(pattern)
+
+    def label(self, value: str | None) -> str:
+        """The label of a lead whose attribute is `value`: itself, `other` or `unknown`."""
+        if value is None:
+            return UNKNOWN_VALUE
+        if value in self.tracked or (
+            self.pattern
+            and len(value) <= self.max_length
+            and re.fullmatch(self.pattern, value) is not None
+        ):
+            return value
+        return OTHER_SOURCE
+
+
+UNKNOWN_VALUE = "unknown"
+
+
+class Breakdowns(_Strict):
+    """The lead attributes the funnel is also broken down by; None turns one off."""
+
+    campaign: BreakdownLabels | None = BreakdownLabels()
+    segment: BreakdownLabels | None = BreakdownLabels()
 
 
 class HistoryDepth(_Strict):
@@ -238,6 +287,7 @@ class Funnel(_Strict):
     source_labels: SourceLabels = SourceLabels()
     evidence: Evidence = Evidence()
     history: HistoryDepth = HistoryDepth()
+    breakdowns: Breakdowns = Breakdowns()
 
     @field_validator("qualified_stage")
     @classmethod

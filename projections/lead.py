@@ -83,6 +83,7 @@ class LeadState:
         "rejection",
         "scores",
         "seen",
+        "segment",
         "source",
         "source_event",
         "times",
@@ -95,6 +96,7 @@ class LeadState:
         self.source: str | None = None
         self.source_event: str | None = None
         self.campaign: str | None = None  # on the same lead.created as the source
+        self.segment: str | None = None  # likewise
         # (event_id, value) of the event that decided the entry: its tie-break key.
         self.rejection: tuple[str, str] | None = None
         self.loss: tuple[str, str] | None = None
@@ -140,6 +142,7 @@ class LeadState:
             self.source = None if event.source is None else intern(event.source)
             self.source_event = event.event_id
             self.campaign = None if event.campaign is None else intern(event.campaign)
+            self.segment = None if event.segment is None else intern(event.segment)
         elif slot == REJECTED:
             self.rejection = (event.event_id, intern(event.reason or "other"))
         elif slot == LOST:
@@ -222,6 +225,7 @@ class LeadState:
         twin.source = self.source
         twin.source_event = self.source_event
         twin.campaign = self.campaign
+        twin.segment = self.segment
         twin.rejection = self.rejection
         twin.loss = self.loss
         twin.opportunity_amount = self.opportunity_amount
@@ -258,6 +262,7 @@ class LeadState:
             None if self.pipeline is None else [self.pipeline[0], self.pipeline[1]],
             self.campaign,
             [list(entry) for entry in self.pipeline_entries],
+            self.segment,
         ]
 
     @classmethod
@@ -278,6 +283,9 @@ class LeadState:
         # Absent from states written before campaigns were kept.
         campaign = wire[11] if len(wire) > 11 else None
         state.campaign = None if campaign is None else intern(campaign)
+        # Absent from states written before segments were kept.
+        segment = wire[13] if len(wire) > 13 else None
+        state.segment = None if segment is None else intern(segment)
         latest = wire[10]
         if latest is None:
             state.pipeline = None
@@ -308,6 +316,7 @@ class LeadState:
             scores,
             self.pipeline,
             self.campaign,
+            self.segment,
         )
 
     __hash__ = None  # type: ignore[assignment]

@@ -19,6 +19,9 @@ PROPERTY = settings(max_examples=150, deadline=None)
 
 LEADS = ("lead-a", "lead-b", "lead-c", "lead-d")
 SOURCES = ("web", "ads", "events")
+# None: the attribute is left out; "Spring Promo!" is counted as "other".
+CAMPAIGNS = (None, "webinar-101", "gads-brand", "Spring Promo!")
+SEGMENTS = (None, "smb", "enterprise")
 REJECTION_REASONS = ("no_budget", " Wrong_Fit ", "bad_timing", "aliens")
 LOSS_REASONS = ("price", "COMPETITOR", "timing", "went quiet")
 PIPELINE_STAGES = ("discovery", "demo", "proposal", "negotiation")
@@ -47,6 +50,10 @@ def fields_of(draw: st.DrawFn, kind: EventType) -> dict:
         fields = {"source": draw(st.sampled_from(SOURCES))}
         if draw(st.booleans()):
             fields["score"] = draw(st.integers(0, 100))
+        for attribute, values in (("campaign", CAMPAIGNS), ("segment", SEGMENTS)):
+            value = draw(st.sampled_from(values))
+            if value is not None:
+                fields[attribute] = value
         return fields
     if kind is EventType.LEAD_SCORED:
         return {"score": draw(st.integers(0, 100))}
