@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from dashboards import funnel, pipeline, sources, velocity
+from dashboards import breakdowns, funnel, pipeline, sources, velocity
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "grafana"
 
@@ -23,6 +23,7 @@ DASHBOARDS: dict[str, Callable[[], dict[str, Any]]] = {
     "leadflow-sources.json": sources.build,
     "leadflow-velocity.json": velocity.build,
     "leadflow-pipeline.json": pipeline.build,
+    "leadflow-breakdowns.json": breakdowns.build,
 }
 
 

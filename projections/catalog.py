@@ -185,10 +185,8 @@ DERIVED_TIER = "leadflow_mql_to_sql_by_tier:ratio"
 DERIVED_PACE = "leadflow_qualified_pace:ratio"
 DERIVED_LEAD_TO_MQL_WOW = "leadflow_lead_to_mql_wow_change:ratio"
 DERIVED_PIPELINE_DWELL = "leadflow_pipeline_stage_dwell_seconds:avg"
-DERIVED_QUALIFIED_TO_WON_BY = {
-    "campaign": "leadflow_qualified_to_won_by_campaign:ratio",
-    "segment": "leadflow_qualified_to_won_by_segment:ratio",
-}
+DERIVED_QUALIFIED_TO_WON_BY_CAMPAIGN = "leadflow_qualified_to_won_by_campaign:ratio"
+DERIVED_QUALIFIED_TO_WON_BY_SEGMENT = "leadflow_qualified_to_won_by_segment:ratio"
 
 
 def derived_name(level: str, metric: str) -> str:
@@ -334,12 +332,11 @@ PIPELINE_DWELL_AVG = Ratio(
 
 # Qualified leads per won deal for each campaign and each segment (the lead's own).
 QUALIFIED_TO_WON_BY = {
-    breakdown: Ratio(
-        DERIVED_QUALIFIED_TO_WON_BY[breakdown],
-        Select(metric, qualified=True),
-        (Select(metric, (("stage", "won"),)),),
+    breakdown: Ratio(name, Select(metric, qualified=True), (Select(metric, (("stage", "won"),)),))
+    for breakdown, metric, name in (
+        ("campaign", CAMPAIGN_STAGE_ENTRIES, DERIVED_QUALIFIED_TO_WON_BY_CAMPAIGN),
+        ("segment", SEGMENT_STAGE_ENTRIES, DERIVED_QUALIFIED_TO_WON_BY_SEGMENT),
     )
-    for breakdown, metric in BREAKDOWN_ENTRIES.items()
 }
 
 RATIOS: tuple[Ratio, ...] = (

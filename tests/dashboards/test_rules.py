@@ -467,7 +467,17 @@ def test_every_dashboard_query_returns_data(stack: Stack) -> None:
         'topk(1, sum by (source) (period_source:leadflow_stage_entries:sum{stage="won", '
         'period="quarter", window="current"}))',
     )
-    values = {**TEMPLATE_VALUES, "source": busiest[0]["metric"]["source"]}
+    source = busiest[0]["metric"]["source"]
+    values = {**TEMPLATE_VALUES, "source": source}
+    # Likewise the campaign and the segment of that source that entered the most stages
+    # this quarter, then had the most wins (so the funnel and the ratio have data).
+    for breakdown, metric in catalog.BREAKDOWN_ENTRIES.items():
+        recorded = catalog.sum_name(catalog.LEVEL_SOURCE, metric)
+        where = f'source="{source}", period="quarter", window="current"'
+        stages = f"count by ({breakdown}) (sum by ({breakdown}, stage) ({recorded}{{{where}}}))"
+        wins = f'sum by ({breakdown}) ({recorded}{{stage="won", {where}}})'
+        top = query(stack.url, f"topk(1, {stages} * 1e6 + on ({breakdown}) {wins})")
+        values[breakdown] = top[0]["metric"][breakdown]
     dashboards = sorted(GRAFANA_DIR.glob("*.json"))
     assert dashboards
     empty, short = [], []
