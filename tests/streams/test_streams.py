@@ -213,7 +213,18 @@ def test_workers_equal_replay_in_past_periods_when_a_late_lead_created_moves_a_l
         out.write(event("lead.mql", "late-lead", at[70]) + b"\n")
         out.write(event("lead.sql", "late-lead", at[65]) + b"\n")
     late = tmp_path / "late.jsonl"
-    late.write_bytes(event("lead.created", "late-lead", at[75], source="late_arrivals") + b"\n")
+    late.write_bytes(
+        event(
+            "lead.created",
+            "late-lead",
+            at[75],
+            event_id="late-lead-created",
+            source="late_arrivals",
+            campaign="late-campaign",
+            segment="enterprise",
+        )
+        + b"\n"
+    )
     everything = tmp_path / "everything.jsonl"
     everything.write_bytes(early.read_bytes() + late.read_bytes())
     past_month = {"period": "month", "window": "past", "period_start": month}
@@ -233,16 +244,29 @@ def test_workers_equal_replay_in_past_periods_when_a_late_lead_created_moves_a_l
     )
     assert _entries(after, "late_arrivals", "mql", past_month) == 1
     assert _entries(after, "late_arrivals", "sql", past_month) == 1
+    # Its campaign and segment move with it.
+    for family, label, value in (
+        (catalog.CAMPAIGN_STAGE_ENTRIES, "campaign", "late-campaign"),
+        (catalog.SEGMENT_STAGE_ENTRIES, "segment", "enterprise"),
+    ):
+        moved = {**past_month, label: value}
+        assert _entries(before, "late_arrivals", "mql", moved, family.name) == 0
+        assert _entries(after, "late_arrivals", "mql", moved, family.name) == 1
     # The comparison with replay covered the past periods of every family, pipeline
     # velocity by outcome included.
     past = {name for name, labels in after if ("window", "past") in labels}
     assert {catalog.STAGE_ENTRIES.name, catalog.PIPELINE_STAGE_DWELL_BUCKET.name} <= past
+    assert {catalog.CAMPAIGN_STAGE_ENTRIES.name, catalog.SEGMENT_STAGE_ENTRIES.name} <= past
 
 
-def _entries(series: dict, source: str, stage: str, period: dict[str, str]) -> float:
+def _entries(
+    series: dict,
+    source: str,
+    stage: str,
+    period: dict[str, str],
+    family: str = catalog.STAGE_ENTRIES.name,
+) -> float:
     wanted = {("source", source), ("stage", stage), *period.items()}
     return sum(
-        value
-        for (name, labels), value in series.items()
-        if name == "leadflow_stage_entries" and wanted <= labels
+        value for (name, labels), value in series.items() if name == family and wanted <= labels
     )
