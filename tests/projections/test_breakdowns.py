@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import orjson
 import pytest
 from builders import decoded, event, ledger_series, replay, select, value
 from hypothesis import given
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from test_order_independence import PROPERTY, as_of_instants, bulk, event_sets, exported, funnels
 
 from leadflow.config import LeadflowConfig
-from projections import Funnel, Ledger
+from projections import Funnel, LeadState, Ledger
 from projections.funnel import BreakdownLabels, Breakdowns
 
 ENTRIES = "leadflow_stage_entries"
@@ -98,6 +99,15 @@ def test_a_lead_without_a_campaign_or_without_its_lead_created_counts_as_unknown
     assert value(series, CAMPAIGN, **JANUARY, stage="lead", campaign="unknown") == 1
     assert value(series, CAMPAIGN, **JANUARY, stage="mql", campaign="unknown") == 1
     assert value(series, SEGMENT, **JANUARY, stage="mql", segment="unknown") == 1
+
+
+def test_a_lead_state_written_before_segments_were_kept_reads_without_one():
+    state = LeadState()
+    state.apply(decoded(created("lead-1", "2026-01-05T09:00:00Z", campaign="a", segment="smb")))
+    wire = orjson.loads(orjson.dumps(state.to_wire()))
+    assert wire[13] == "smb" and LeadState.from_wire(wire) == state
+    old = LeadState.from_wire(wire[:13])
+    assert (old.campaign, old.segment) == ("a", None)
 
 
 # --- bounds ---------------------------------------------------------------------------
