@@ -39,12 +39,21 @@ from tests.dashboards.test_alertmanager import (
 
 pytestmark = pytest.mark.prometheus
 
-# Alertmanager keeps time itself, so the test's clock starts at the real one.
-NOW = now_micros() // 1_000_000 * 1_000_000
-MQL_AT = rfc3339(NOW - 90 * 60 * 1_000_000)  # 1.5 h ago: a hot lead is overdue
-CREATED_AT = rfc3339(NOW - 150 * 60 * 1_000_000)
-CONTACTED_AT = rfc3339(NOW - 60_000_000)  # contacted a minute ago, after the deadline
+# Alertmanager keeps time itself, so the test's clock starts at the real one: set for
+# each test (below), not at import, which a long suite does half an hour earlier (an
+# alert whose endsAt lies in Alertmanager's past is resolved on arrival).
+NOW = 0
+MQL_AT = CREATED_AT = CONTACTED_AT = ""
 APP = "poster-test"
+
+
+@pytest.fixture(autouse=True)
+def _real_now() -> None:
+    global NOW, MQL_AT, CREATED_AT, CONTACTED_AT
+    NOW = now_micros() // 1_000_000 * 1_000_000
+    MQL_AT = rfc3339(NOW - 90 * 60 * 1_000_000)  # 1.5 h ago: a hot lead is overdue
+    CREATED_AT = rfc3339(NOW - 150 * 60 * 1_000_000)
+    CONTACTED_AT = rfc3339(NOW - 60_000_000)  # contacted a minute ago, after the deadline
 
 
 @pytest.fixture
