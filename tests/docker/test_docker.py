@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dashboards.build import DASHBOARDS
 from devtools.broker import kafka_version
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,7 +94,7 @@ def test_mounted_configs_are_the_repositorys() -> None:
     assert (alertmanager / "alertmanager.yml").is_file()
     assert list((alertmanager / "templates").glob("*.tmpl"))
     dashboards = _mount("grafana", "/var/lib/grafana/dashboards/leadflow")
-    assert len(list(dashboards.glob("*.json"))) == 4
+    assert {path.name for path in dashboards.glob("*.json")} == set(DASHBOARDS)
     provider = yaml.safe_load(
         (_mount("grafana", "/etc/grafana/provisioning/dashboards") / "leadflow.yml").read_text()
     )
