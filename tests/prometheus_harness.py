@@ -30,6 +30,29 @@ def query(url: str, expr: str) -> list[dict[str, Any]]:
     return body["data"]["result"]
 
 
+def busiest_values(url: str) -> dict[str, str]:
+    """A real value for each dashboard variable: the source with the most wins this
+    quarter (so every ratio panel has a denominator), then that source's campaign and
+    segment that entered the most stages, then had the most wins."""
+    from projections import catalog
+
+    busiest = query(
+        url,
+        'topk(1, sum by (source) (period_source:leadflow_stage_entries:sum{stage="won", '
+        'period="quarter", window="current"}))',
+    )
+    source = busiest[0]["metric"]["source"]
+    values = {**TEMPLATE_VALUES, "source": source}
+    for breakdown, metric in catalog.BREAKDOWN_ENTRIES.items():
+        recorded = catalog.sum_name(catalog.LEVEL_SOURCE, metric)
+        where = f'source="{source}", period="quarter", window="current"'
+        stages = f"count by ({breakdown}) (sum by ({breakdown}, stage) ({recorded}{{{where}}}))"
+        wins = f'sum by ({breakdown}) ({recorded}{{stage="won", {where}}})'
+        top = query(url, f"topk(1, {stages} * 1e6 + on ({breakdown}) {wins})")
+        values[breakdown] = top[0]["metric"][breakdown]
+    return values
+
+
 def substitute(expr: str, values: dict[str, str]) -> str:
     """A Grafana panel query with its template variables replaced by real values."""
     for name, value in sorted(values.items(), key=lambda item: -len(item[0])):

@@ -25,7 +25,7 @@ import yaml
 from dashboards.prometheus_config import Scrape
 from dashboards.prometheus_config import render as render_prometheus_config
 from devtools.generate import PROFILES, GeneratorSpec, generate_events, write_events
-from tests.prometheus_harness import TEMPLATE_VALUES, query, running, substitute
+from tests.prometheus_harness import busiest_values, query, running, substitute
 from tests.streaming import Deployment, converge, free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.prometheus]
@@ -204,12 +204,7 @@ def test_a_source_far_above_its_band_pages_sales_and_every_panel_has_data(
 def _panels_without_data(url: str) -> list[str]:
     from dashboards.build import panel_queries
 
-    busiest = query(
-        url,
-        'topk(1, sum by (source) (period_source:leadflow_stage_entries:sum{stage="won", '
-        'period="quarter", window="current"}))',
-    )
-    values = {**TEMPLATE_VALUES, "source": busiest[0]["metric"]["source"]}
+    values = busiest_values(url)
     # rate() over the dashboards' windows needs a few scrapes of the live counters.
     time.sleep(5)
     empty = []

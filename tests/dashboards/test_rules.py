@@ -32,7 +32,7 @@ from dashboards.prometheus_config import Scrape
 from dashboards.prometheus_config import render as render_prometheus_config
 from dashboards.runbooks import DEFAULT_RUNBOOK_BASE_URL
 from projections import catalog
-from tests.prometheus_harness import TEMPLATE_VALUES, query, substitute
+from tests.prometheus_harness import busiest_values, query, substitute
 from tests.streaming import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -460,24 +460,7 @@ def test_recording_rules_equal_replay_of_the_whole_file(
 def test_every_dashboard_query_returns_data(stack: Stack) -> None:
     from dashboards.build import panel_queries
 
-    # A real value for each template variable: the source with the most wins this
-    # quarter (so every ratio panel has a denominator).
-    busiest = query(
-        stack.url,
-        'topk(1, sum by (source) (period_source:leadflow_stage_entries:sum{stage="won", '
-        'period="quarter", window="current"}))',
-    )
-    source = busiest[0]["metric"]["source"]
-    values = {**TEMPLATE_VALUES, "source": source}
-    # Likewise the campaign and the segment of that source that entered the most stages
-    # this quarter, then had the most wins (so the funnel and the ratio have data).
-    for breakdown, metric in catalog.BREAKDOWN_ENTRIES.items():
-        recorded = catalog.sum_name(catalog.LEVEL_SOURCE, metric)
-        where = f'source="{source}", period="quarter", window="current"'
-        stages = f"count by ({breakdown}) (sum by ({breakdown}, stage) ({recorded}{{{where}}}))"
-        wins = f'sum by ({breakdown}) ({recorded}{{stage="won", {where}}})'
-        top = query(stack.url, f"topk(1, {stages} * 1e6 + on ({breakdown}) {wins})")
-        values[breakdown] = top[0]["metric"][breakdown]
+    values = busiest_values(stack.url)
     dashboards = sorted(GRAFANA_DIR.glob("*.json"))
     assert dashboards
     empty, short = [], []
