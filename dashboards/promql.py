@@ -29,13 +29,13 @@ QUALIFIED = "period_source:leadflow_qualified_entries:sum"
 
 def total(metric: str, matchers: str = "", *, by: str = "") -> str:
     """`metric` summed over the selected sources (optionally kept apart by labels)."""
-    selector = f"{metric}{{{_join(matchers, SELECTED)}}}"
+    selector = f"{metric}{{{join(matchers, SELECTED)}}}"
     return f"sum by ({by}) ({selector})" if by else f"sum({selector})"
 
 
 def per_period(metric: str, matchers: str = "") -> str:
     """`metric` summed over the selected sources, one value per kept period."""
-    return f"sum by (period_start) ({metric}{{{_join(matchers, KEPT)}}})"
+    return f"sum by (period_start) ({metric}{{{join(matchers, KEPT)}}})"
 
 
 def per_period_level(like: str, level: str) -> str:
@@ -46,7 +46,7 @@ def per_period_level(like: str, level: str) -> str:
 def window_total(metric: str, matchers: str, window: str) -> str:
     """`metric` summed over the selected sources in one window of the selected kind."""
     kind = f'source=~"$source", period="$period", window="{window}"'
-    return f"sum({metric}{{{_join(matchers, kind)}}})"
+    return f"sum({metric}{{{join(matchers, kind)}}})"
 
 
 def year_before_total(metric: str, matchers: str = "") -> str:
@@ -54,7 +54,7 @@ def year_before_total(metric: str, matchers: str = "") -> str:
     current one (absent when the kind's history is shorter than a year)."""
     kind = 'source=~"$source", period="$period"'
     return (
-        f"sum({metric}{{{_join(matchers, kind)}}}\n"
+        f"sum({metric}{{{join(matchers, kind)}}}\n"
         f"  and on (period, window, period_start) {catalog.PERIOD_YEAR_BEFORE})"
     )
 
@@ -102,12 +102,12 @@ def _selected(kept: tuple[str, ...], by: str, selection: str) -> recording.Rende
 
 def company_target(metric: str, matchers: str = "") -> str:
     """A company-wide target (exported with source="", i.e. no source label)."""
-    return f"max({metric}{{{_join(matchers, NO_SOURCE)}}})"
+    return f"max({metric}{{{join(matchers, NO_SOURCE)}}})"
 
 
 def source_target(metric: str, matchers: str = "") -> str:
     """A per-source target, for each selected source."""
-    return f"max by (source) ({metric}{{{_join(matchers, SOURCES)}}})"
+    return f"max by (source) ({metric}{{{join(matchers, SOURCES)}}})"
 
 
 def ratio_target(bound: str) -> str:
@@ -128,5 +128,5 @@ def pace(*, by: str = "") -> str:
     )
 
 
-def _join(*parts: str) -> str:
+def join(*parts: str) -> str:
     return ", ".join(part for part in parts if part)

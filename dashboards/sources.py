@@ -22,7 +22,7 @@ from projections import catalog
 
 def _recorded(name: str, matchers: str = "") -> str:
     """A recorded per-source series for the selected sources, one value per source."""
-    return f"max by (source) (period_source:{name}{{{q._join(matchers, q.SELECTED)}}})"
+    return f"max by (source) (period_source:{name}{{{q.join(matchers, q.SELECTED)}}})"
 
 
 _MQL_TO_SQL = 'from_stage="mql", to_stage="sql", basis="period"'

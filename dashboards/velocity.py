@@ -68,7 +68,7 @@ def build() -> JSON:
                     q.derived(
                         catalog.DWELL_AVG,
                         by="period_start",
-                        selection=q._join(f'stage="{stage}"', q.KEPT),
+                        selection=q.join(f'stage="{stage}"', q.KEPT),
                     ),
                     stage,
                 )
